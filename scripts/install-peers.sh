@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the real peers the tests run against (Debian 12 packages), once.
+# Postfix is installed for its smtp-sink/smtp-source tools and as the benchmark peer;
+# its own daemon is never started by the package here (no systemd), and tests run
+# private instances on loopback ports.
+set -euo pipefail
+need=()
+command -v smtp-sink >/dev/null || need+=(postfix)
+command -v swaks >/dev/null || need+=(swaks)
+python3 -c 'import dkim' 2>/dev/null || need+=(python3-dkim)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing test peers: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update
+  # postfix asks its configuration questions through debconf; answer "No configuration".
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  $SUDO apt-get install -y --no-install-recommends "${need[@]}"
+fi

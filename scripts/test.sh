@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The one command that runs every test on a fresh Debian 12 machine (README, .ci/run).
+# It installs the real peers the tests talk to, installs the npm dependencies from
+# package-lock.json, and runs the whole suite with Node's built-in test runner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-peers.sh
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "== npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+echo "== typecheck"
+npx tsc --noEmit
+
+mapfile -t files < <(find test -name '*.test.ts' | sort)
+echo "== running ${#files[@]} test files"
+export UV_THREADPOOL_SIZE=16
+# Files run in parallel (two at a time on a 2-core machine); each test file starts
+# its own gateway, DNS server and peers on free loopback ports, so they never collide.
+node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" --test-reporter=spec "${files[@]}" 2>&1 | tee /tmp/hermes-test-output.txt
+status=${PIPESTATUS[0]}
+passed=$(grep -E '^ℹ pass [0-9]+' /tmp/hermes-test-output.txt | awk '{print $3}' | tail -1)
+failed=$(grep -E '^ℹ fail [0-9]+' /tmp/hermes-test-output.txt | awk '{print $3}' | tail -1)
+echo "${passed:-0} passed, ${failed:-0} failed"
+exit "$status"

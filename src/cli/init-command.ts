@@ -1,0 +1,74 @@
+import { mkdirSync, existsSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import type { Command } from 'commander';
+import { configPath, defaultBootstrap, loadConfig, readBootstrap, writeConfig, type BootstrapConfig } from '../config/bootstrap.ts';
+import { ensureMasterKey } from '../keys/master-key.ts';
+import { ensureSelfSignedCert } from '../keys/self-signed-cert.ts';
+import { openDatabase } from '../db/database.ts';
+import { migrate, schemaVersion } from '../db/migrate.ts';
+import { withDataDir } from './context.ts';
+
+export interface InitOptions {
+  dataDir: string;
+  hostname?: string;
+  smtpPort?: string;
+  smtpHost?: string;
+  dns?: string;
+}
+
+/**
+ * Creates (or completes) a data directory. Safe to run again: it never overwrites a key,
+ * a certificate or the database, and only changes the settings given as flags.
+ */
+export async function initDataDir(o: InitOptions, say: (s: string) => void = console.log): Promise<void> {
+  mkdirSync(o.dataDir, { recursive: true, mode: 0o750 });
+  const file = configPath(o.dataDir);
+  let cfg: BootstrapConfig;
+  if (existsSync(file)) {
+    cfg = readBootstrap(o.dataDir);
+    say(`configuration   ${file} (kept)`);
+  } else {
+    cfg = defaultBootstrap(o.hostname ?? osHostname());
+    say(`configuration   ${file} (created)`);
+  }
+  if (o.hostname) cfg.hostname = o.hostname;
+  if (o.smtpPort) cfg.smtp.mx.port = parsePort(o.smtpPort);
+  if (o.smtpHost) cfg.smtp.mx.host = o.smtpHost;
+  if (o.dns) cfg.dnsServers = o.dns.split(',').map((s) => s.trim()).filter(Boolean);
+  writeConfig(o.dataDir, cfg);
+  const loaded = loadConfig(o.dataDir);
+  for (const dir of [loaded.storage.spool, loaded.storage.data, loaded.storage.archive]) mkdirSync(dir, { recursive: true, mode: 0o750 });
+  say(`storage         spool ${loaded.storage.spool}, data ${loaded.storage.data}, archive ${loaded.storage.archive}`);
+  const key = ensureMasterKey(loaded.masterKeyFile);
+  say(`master key      ${loaded.masterKeyFile} (${key.created ? 'created: back it up, encrypted secrets need it' : 'kept'})`);
+  const cert = await ensureSelfSignedCert(loaded.hostname, loaded.tls.cert, loaded.tls.key);
+  say(`certificate     ${loaded.tls.cert} (${cert.created ? `self-signed for ${loaded.hostname}, created` : 'kept'})`);
+  const db = openDatabase(loaded.storage.database);
+  try {
+    const applied = await migrate(db);
+    say(`database        ${loaded.storage.database} (schema version ${await schemaVersion(db)}${applied.length ? `, applied ${applied.join(', ')}` : ''})`);
+  } finally {
+    await db.destroy();
+  }
+  say(`SMTP listener   ${loaded.smtp.mx.host}:${loaded.smtp.mx.port} as ${loaded.hostname}`);
+}
+
+function parsePort(s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`invalid port: ${s}`);
+  return n;
+}
+
+export function registerInit(program: Command): void {
+  withDataDir(
+    program
+      .command('init')
+      .description('create the data directory: configuration, database, master key, TLS certificate (idempotent)')
+      .option('--hostname <name>', 'host name the gateway announces (default: this machine\'s)')
+      .option('--smtp-port <port>', 'port of the MX listener (default 25)')
+      .option('--smtp-host <address>', 'address of the MX listener (default 0.0.0.0)')
+      .option('--dns <servers>', 'comma-separated DNS servers (ip or ip:port); default: the system\'s'),
+  ).action(async (o: InitOptions) => {
+    await initDataDir(o);
+  });
+}

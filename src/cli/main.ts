@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// The `hermes` command.
+import { Command } from 'commander';
+import { registerInit } from './init-command.ts';
+import { registerStart } from './start-command.ts';
+import { registerStatus } from './status-command.ts';
+import { registerPolicy } from './policy-commands.ts';
+import { registerQueue } from './queue-commands.ts';
+import { registerTrace } from './trace-command.ts';
+
+const program = new Command();
+program
+  .name('hermes')
+  .description('Hermes SEG: a secure email gateway in one service.\nStart with "hermes init", add your domains, then "hermes start".')
+  .showHelpAfterError('(run with --help for usage)');
+
+registerInit(program);
+registerStart(program);
+registerStatus(program);
+registerPolicy(program);
+registerQueue(program);
+registerTrace(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`hermes: ${(err as Error).message}`);
+  process.exit(1);
+});

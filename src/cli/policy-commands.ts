@@ -1,0 +1,125 @@
+// Relay policy from the command line: domains, recipients, networks, settings. Changes
+// apply to running gateways at their next SMTP session, without a restart.
+import type { Command } from 'commander';
+import {
+  addRelayNetwork,
+  addRelayRecipient,
+  listRelayDomains,
+  listRelayNetworks,
+  listRelayRecipients,
+  removeRelayDomain,
+  removeRelayNetwork,
+  removeRelayRecipient,
+  upsertRelayDomain,
+} from '../db/repos/relay-policy.ts';
+import { loadSettings, resetSetting, setSetting, SETTINGS_DEFAULTS } from '../config/settings.ts';
+import { printTable, withDataDir, withDb } from './context.ts';
+
+type D = { dataDir: string };
+
+export function registerPolicy(program: Command): void {
+  const domain = program.command('domain').description('relay domains: the domains this gateway accepts mail for');
+  withDataDir(
+    domain
+      .command('add <domain>')
+      .description('add or change a relay domain')
+      .option('--next-hop <host[:port]>', 'deliver to this server (default: the domain\'s MX records)')
+      .option('--require-tls', 'refuse to deliver to the next hop without STARTTLS')
+      .option('--recipients <mode>', '"any" accepts every address; "specified" only those added with "recipient add"', 'any'),
+  ).action(async (name: string, o: D & { nextHop?: string; requireTls?: boolean; recipients: string }) => {
+    await withDb(o.dataDir, async (db) => {
+      await upsertRelayDomain(db, { domain: name, nextHop: o.nextHop ?? null, requireTls: !!o.requireTls, recipientMode: o.recipients as 'any' | 'specified' });
+      console.log(`relay domain ${name.toLowerCase()}: next hop ${o.nextHop ?? 'MX lookup'}, recipients ${o.recipients}${o.requireTls ? ', TLS required' : ''}`);
+    });
+  });
+  withDataDir(domain.command('list').description('list relay domains')).action(async (o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      const rows = (await listRelayDomains(db)).map((d) => ({ ...d, next_hop: d.next_hop ?? '(MX)', require_tls: d.require_tls ? 'yes' : 'no' }));
+      printTable(rows, ['domain', 'next_hop', 'recipient_mode', 'require_tls']);
+    });
+  });
+  withDataDir(domain.command('remove <domain>').description('remove a relay domain')).action(async (name: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      if (!(await removeRelayDomain(db, name))) throw new Error(`no relay domain ${name}`);
+      console.log(`removed relay domain ${name}`);
+    });
+  });
+
+  const rcpt = program.command('recipient').description('relay recipients: valid addresses on domains with --recipients specified');
+  withDataDir(rcpt.command('add <address>').description('add an address, or *@domain for the whole domain')).action(async (p: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      await addRelayRecipient(db, p);
+      console.log(`added recipient ${p.toLowerCase()}`);
+    });
+  });
+  withDataDir(rcpt.command('list').description('list relay recipients').option('--domain <domain>', 'only this domain')).action(async (o: D & { domain?: string }) => {
+    await withDb(o.dataDir, async (db) => printTable(await listRelayRecipients(db, o.domain), ['pattern', 'domain']));
+  });
+  withDataDir(rcpt.command('remove <address>').description('remove a relay recipient')).action(async (p: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      if (!(await removeRelayRecipient(db, p))) throw new Error(`no relay recipient ${p}`);
+      console.log(`removed recipient ${p}`);
+    });
+  });
+
+  const net = program.command('network').description('relay networks: client addresses allowed to send to any destination (your own servers)');
+  withDataDir(net.command('add <cidr>').description('add an IPv4 or IPv6 network, e.g. 10.0.0.0/8').option('--description <text>', 'a note for admins')).action(
+    async (cidr: string, o: D & { description?: string }) => {
+      await withDb(o.dataDir, async (db) => console.log(`added relay network ${await addRelayNetwork(db, cidr, o.description)}`));
+    },
+  );
+  withDataDir(net.command('list').description('list relay networks')).action(async (o: D) => {
+    await withDb(o.dataDir, async (db) => printTable(await listRelayNetworks(db), ['cidr', 'description']));
+  });
+  withDataDir(net.command('remove <cidr>').description('remove a relay network')).action(async (cidr: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      if (!(await removeRelayNetwork(db, cidr))) throw new Error(`no relay network ${cidr}`);
+      console.log(`removed relay network ${cidr}`);
+    });
+  });
+
+  const smarthost = program.command('smarthost').description('send outbound mail through another server instead of MX lookups');
+  withDataDir(smarthost.command('set <host[:port]>').description('use this smarthost for mail to non-relay domains')).action(async (h: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      await setSetting(db, 'delivery.smarthost', h);
+      console.log(`smarthost ${h}`);
+    });
+  });
+  withDataDir(smarthost.command('clear').description('deliver outbound mail by MX lookup again')).action(async (o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      await resetSetting(db, 'delivery.smarthost');
+      console.log('smarthost cleared: outbound mail goes to the recipients\' MX hosts');
+    });
+  });
+
+  const settings = program.command('settings').description('gateway settings held in the database');
+  withDataDir(settings.command('list').description('show every setting with its current value')).action(async (o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      const s = await loadSettings(db);
+      printTable(
+        Object.keys(SETTINGS_DEFAULTS).map((k) => ({ key: k, value: JSON.stringify(s[k as keyof typeof s]) })),
+        ['key', 'value'],
+      );
+    });
+  });
+  withDataDir(settings.command('set <key> <value>').description('set a setting; the value is JSON (numbers, "strings", {objects})')).action(
+    async (key: string, value: string, o: D) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        parsed = value; // a bare word is taken as a string
+      }
+      await withDb(o.dataDir, async (db) => {
+        await setSetting(db, key, parsed);
+        console.log(`${key} = ${JSON.stringify(parsed)}`);
+      });
+    },
+  );
+  withDataDir(settings.command('reset <key>').description('return a setting to its default')).action(async (key: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      await resetSetting(db, key);
+      console.log(`${key} reset to ${JSON.stringify(SETTINGS_DEFAULTS[key as keyof typeof SETTINGS_DEFAULTS])}`);
+    });
+  });
+}

@@ -1,0 +1,112 @@
+// The bootstrap file: the only configuration that is not data. It says where the data
+// lives and what to listen on; everything else (domains, networks, policies, keys)
+// lives in the database and is edited through the CLI, API or console.
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join, resolve, isAbsolute } from 'node:path';
+
+export interface ListenerConfig {
+  host: string;
+  port: number;
+}
+
+export interface BootstrapConfig {
+  hostname: string;
+  smtp: {
+    mx: ListenerConfig;
+  };
+  storage: {
+    /** SQLite database file (relative paths are relative to the data directory). */
+    database: string;
+    /** Spool: messages waiting for delivery. */
+    spool: string;
+    /** Data tier: quarantine and other long-lived message stores. */
+    data: string;
+    /** Archive tier: the encrypted archive. */
+    archive: string;
+  };
+  tls: { cert: string; key: string };
+  masterKeyFile: string;
+  /** DNS servers ("ip" or "ip:port"); empty = the system's resolvers. */
+  dnsServers: string[];
+  /** Number of gateway worker processes sharing the listeners (0 = one per CPU core). */
+  workers: number;
+  log: { level: string };
+}
+
+export const CONFIG_FILE_NAME = 'hermes.json';
+
+export function defaultBootstrap(hostname: string): BootstrapConfig {
+  return {
+    hostname,
+    smtp: { mx: { host: '0.0.0.0', port: 25 } },
+    storage: { database: 'hermes.db', spool: 'spool', data: 'data', archive: 'archive' },
+    tls: { cert: 'tls/cert.pem', key: 'tls/key.pem' },
+    masterKeyFile: 'keys/master.key',
+    dnsServers: [],
+    workers: 1,
+    log: { level: 'info' },
+  };
+}
+
+/** A loaded bootstrap with every path made absolute. */
+export interface LoadedConfig extends BootstrapConfig {
+  dataDir: string;
+  configFile: string;
+}
+
+export function configPath(dataDir: string): string {
+  return join(resolve(dataDir), CONFIG_FILE_NAME);
+}
+
+/** The bootstrap file merged with defaults, paths as written. */
+export function readBootstrap(dataDir: string): BootstrapConfig {
+  const file = configPath(dataDir);
+  if (!existsSync(file)) {
+    throw new Error(`no gateway configuration at ${file}: run "hermes init --data-dir ${dataDir}" first`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  return mergeDefaults(raw as Partial<BootstrapConfig>);
+}
+
+export function loadConfig(dataDir: string): LoadedConfig {
+  const file = configPath(dataDir);
+  const cfg = readBootstrap(dataDir);
+  const base = resolve(dataDir);
+  const abs = (p: string) => (isAbsolute(p) ? p : join(base, p));
+  return {
+    ...cfg,
+    dataDir: base,
+    configFile: file,
+    storage: {
+      database: abs(cfg.storage.database),
+      spool: abs(cfg.storage.spool),
+      data: abs(cfg.storage.data),
+      archive: abs(cfg.storage.archive),
+    },
+    tls: { cert: abs(cfg.tls.cert), key: abs(cfg.tls.key) },
+    masterKeyFile: abs(cfg.masterKeyFile),
+  };
+}
+
+function mergeDefaults(raw: Partial<BootstrapConfig>): BootstrapConfig {
+  if (typeof raw !== 'object' || raw === null) throw new Error('configuration must be a JSON object');
+  const d = defaultBootstrap(raw.hostname ?? 'localhost');
+  return {
+    ...d,
+    ...raw,
+    smtp: { mx: { ...d.smtp.mx, ...raw.smtp?.mx } },
+    storage: { ...d.storage, ...raw.storage },
+    tls: { ...d.tls, ...raw.tls },
+    log: { ...d.log, ...raw.log },
+    dnsServers: raw.dnsServers ?? d.dnsServers,
+  };
+}
+
+export function writeConfig(dataDir: string, cfg: BootstrapConfig): void {
+  writeFileSync(configPath(dataDir), JSON.stringify(cfg, null, 2) + '\n', { mode: 0o640 });
+}

@@ -1,0 +1,29 @@
+// The database handle. SQLite (better-sqlite3) out of the box; the schema and queries
+// stay dialect-neutral through Kysely so PostgreSQL can take over for several nodes.
+import SQLite from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Database } from './schema.ts';
+
+export type Db = Kysely<Database>;
+
+export interface OpenOptions {
+  /**
+   * FULL (default) fsyncs every commit: right for configuration changes from the CLI.
+   * The gateway's own connection uses NORMAL: its message index can be rebuilt from the
+   * fsync'd spool files, so it need not pay an fsync per commit on the hot path.
+   */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+export function openDatabase(file: string, opts: OpenOptions = {}): Db {
+  mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new SQLite(file);
+  // WAL lets readers (CLI, console) run beside the gateway's writer.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+  sqlite.pragma('busy_timeout = 10000');
+  sqlite.pragma('foreign_keys = ON');
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+}

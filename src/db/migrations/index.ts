@@ -1,0 +1,13 @@
+// Numbered migrations, applied in order and recorded in the `migrations` table. Each is
+// written so that running it again changes nothing (ifNotExists everywhere), so an
+// interrupted upgrade can simply be run again.
+import type { Kysely } from 'kysely';
+import { m0001_core } from './0001_core.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Kysely<any>): Promise<void>;
+}
+
+export const MIGRATIONS: Migration[] = [m0001_core];

@@ -1,0 +1,111 @@
+// Table types for Kysely. Timestamps are integer milliseconds since the epoch, booleans
+// are integers 0/1: both map the same way on SQLite and PostgreSQL.
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+export interface MigrationsTable {
+  version: number;
+  name: string;
+  applied_at: number;
+}
+
+export type MessageDirection = 'inbound' | 'outbound' | 'dsn';
+export type MessageState = 'queued' | 'done' | 'rejected';
+
+export interface MessagesTable {
+  id: string;
+  received_at: number;
+  /** Which gateway worker owns the delivery of this message. */
+  node: number;
+  direction: MessageDirection;
+  client_ip: string | null;
+  client_helo: string | null;
+  client_ptr: string | null;
+  tls: string | null;
+  mail_from: string;
+  size: number;
+  message_id: string | null;
+  subject: string | null;
+  spool_file: string;
+  state: MessageState;
+  /** For a DSN: the message it reports on. */
+  parent_id: string | null;
+  done_at: number | null;
+}
+
+export type RecipientStatus = 'queued' | 'deferred' | 'delivered' | 'bounced' | 'expired' | 'deleted';
+export const PENDING_STATUSES: RecipientStatus[] = ['queued', 'deferred'];
+
+export interface RecipientsTable {
+  message_id: string;
+  /** Position in the envelope: (message_id, idx) identifies a recipient's copy. */
+  idx: number;
+  address: string;
+  domain: string;
+  /** Where the message goes: "mx:<domain>", "host:<host>:<port>" (see delivery/route.ts). */
+  route: string;
+  require_tls: number;
+  status: RecipientStatus;
+  attempts: number;
+  first_attempt_at: number | null;
+  next_attempt_at: number;
+  last_reply: string | null;
+  updated_at: number;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  message_id: string;
+  at: number;
+  type: string;
+  recipient: string | null;
+  detail: string | null;
+}
+
+export type RecipientMode = 'any' | 'specified';
+
+export interface RelayDomainsTable {
+  domain: string;
+  /** null: deliver to the domain's MX records. */
+  next_hop: string | null;
+  require_tls: number;
+  recipient_mode: RecipientMode;
+  created_at: number;
+}
+
+export interface RelayRecipientsTable {
+  /** An exact address or "*@domain". */
+  pattern: string;
+  domain: string;
+  created_at: number;
+}
+
+export interface RelayNetworksTable {
+  cidr: string;
+  description: string | null;
+  created_at: number;
+}
+
+export interface SettingsTable {
+  key: string;
+  /** JSON. */
+  value: string;
+}
+
+export interface Database {
+  migrations: MigrationsTable;
+  messages: MessagesTable;
+  recipients: RecipientsTable;
+  events: EventsTable;
+  relay_domains: RelayDomainsTable;
+  relay_recipients: RelayRecipientsTable;
+  relay_networks: RelayNetworksTable;
+  settings: SettingsTable;
+}
+
+export type MessageRow = Selectable<MessagesTable>;
+export type NewMessage = Insertable<MessagesTable>;
+export type RecipientRow = Selectable<RecipientsTable>;
+export type NewRecipient = Insertable<RecipientsTable>;
+export type EventRow = Selectable<EventsTable>;
+export type NewEvent = Insertable<EventsTable>;
+export type RelayDomainRow = Selectable<RelayDomainsTable>;

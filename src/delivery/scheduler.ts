@@ -1,0 +1,335 @@
+// The delivery side of the queue. Fresh messages are handed over the moment they are
+// durable; deferred recipients come back from the index when their retry time is due;
+// on start, everything the index (rebuilt from the spool) still holds is resumed.
+import type { Logger } from 'pino';
+import type { Db } from '../db/database.ts';
+import type { MessageDirection } from '../db/schema.ts';
+import type { DnsResolver } from '../dns/resolver.ts';
+import type { PolicyStore } from '../smtp/relay-policy.ts';
+import type { AcceptedMessage, Acceptor } from '../spool/acceptor.ts';
+import type { Spool } from '../spool/spool-file.ts';
+import type { IndexWriter } from '../trace/index-writer.ts';
+import { DestinationError, resolveDestinations } from './destinations.ts';
+import { ConnectionFailure, type RecipientResult, type SmtpClientPool } from './smtp-client.ts';
+import { parseRoute } from './route.ts';
+import { nextAttempt } from './retry-schedule.ts';
+import { sendBounce } from './bounce.ts';
+
+export interface DeliveryJob {
+  messageId: string;
+  file: string;
+  mailFrom: string;
+  direction: MessageDirection;
+  receivedAt: number;
+  route: string;
+  requireTls: boolean;
+  rcpts: Array<{ idx: number; address: string }>;
+  /** Failed attempts so far (the most of the job's recipients). */
+  attempts: number;
+  firstAttemptAt: number | null;
+}
+
+export interface SchedulerOptions {
+  db: Db;
+  index: IndexWriter;
+  spool: Spool;
+  acceptor: Acceptor;
+  dns: DnsResolver;
+  pool: SmtpClientPool;
+  policy: PolicyStore;
+  hostname: string;
+  node: number;
+  log: Logger;
+  pollIntervalMs?: number;
+  maxConcurrent?: number;
+}
+
+export class DeliveryScheduler {
+  readonly #inFlight = new Set<string>();
+  readonly #waiting: DeliveryJob[] = [];
+  #running = 0;
+  #stopping = false;
+  #timer: NodeJS.Timeout | null = null;
+  #polling = false;
+  #idle: Array<() => void> = [];
+  readonly #maxConcurrent: number;
+
+  constructor(private readonly o: SchedulerOptions) {
+    this.#maxConcurrent = o.maxConcurrent ?? 200;
+    o.acceptor.onAccepted((m) => this.enqueueAccepted(m));
+  }
+
+  start(): void {
+    const interval = this.o.pollIntervalMs ?? 1000;
+    this.#timer = setInterval(() => void this.pollDue(), interval);
+    this.#timer.unref();
+  }
+
+  /** Stops starting deliveries and waits (until the deadline) for those under way. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.#stopping = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#waiting.length = 0;
+    if (this.#running > 0) {
+      await Promise.race([new Promise<void>((r) => this.#idle.push(r)), new Promise((r) => setTimeout(r, deadlineMs).unref())]);
+    }
+  }
+
+  get activeDeliveries(): number {
+    return this.#running;
+  }
+
+  enqueueAccepted(m: AcceptedMessage): void {
+    const groups = new Map<string, DeliveryJob>();
+    m.envelope.recipients.forEach((r, idx) => {
+      const key = `${r.route}|${r.requireTls ? 1 : 0}`;
+      let job = groups.get(key);
+      if (!job) {
+        job = {
+          messageId: m.envelope.id,
+          file: m.file,
+          mailFrom: m.envelope.mailFrom,
+          direction: m.envelope.direction,
+          receivedAt: m.envelope.receivedAt,
+          route: r.route,
+          requireTls: r.requireTls,
+          rcpts: [],
+          attempts: 0,
+          firstAttemptAt: null,
+        };
+        groups.set(key, job);
+      }
+      job.rcpts.push({ idx, address: r.address });
+    });
+    for (const job of groups.values()) this.#submit(job);
+  }
+
+  /** Resumes every recipient still queued (after a restart) and every due retry. */
+  async resumeAll(): Promise<number> {
+    return this.#loadJobs('queued');
+  }
+
+  /** Picks up deferred recipients whose retry time has come. */
+  async pollDue(): Promise<number> {
+    if (this.#polling || this.#stopping) return 0;
+    this.#polling = true;
+    try {
+      return await this.#loadJobs('due');
+    } catch (err) {
+      this.o.log.error({ err }, 'retry poll failed');
+      return 0;
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  /** 'queued': never attempted (resume after start); 'due': deferred and due now. */
+  async #loadJobs(which: 'queued' | 'due'): Promise<number> {
+    let q = this.o.db.selectFrom('recipients');
+    q = which === 'queued' ? q.where('recipients.status', '=', 'queued') : q.where('recipients.status', '=', 'deferred').where('recipients.next_attempt_at', '<=', Date.now());
+    const rows = await q
+      .innerJoin('messages', 'messages.id', 'recipients.message_id')
+      .where('messages.node', '=', this.o.node)
+      .where('messages.state', '=', 'queued')
+      .select([
+        'recipients.message_id',
+        'recipients.idx',
+        'recipients.address',
+        'recipients.route',
+        'recipients.require_tls',
+        'recipients.attempts',
+        'recipients.first_attempt_at',
+        'messages.spool_file',
+        'messages.mail_from',
+        'messages.direction',
+        'messages.received_at',
+      ])
+      .orderBy('recipients.next_attempt_at')
+      .limit(5000)
+      .execute();
+    const jobs = new Map<string, DeliveryJob>();
+    for (const r of rows) {
+      if (this.#inFlight.has(`${r.message_id}:${r.idx}`)) continue;
+      const key = `${r.message_id}|${r.route}|${r.require_tls}`;
+      let job = jobs.get(key);
+      if (!job) {
+        job = {
+          messageId: r.message_id,
+          file: r.spool_file,
+          mailFrom: r.mail_from,
+          direction: r.direction,
+          receivedAt: Number(r.received_at),
+          route: r.route,
+          requireTls: r.require_tls === 1,
+          rcpts: [],
+          attempts: 0,
+          firstAttemptAt: null,
+        };
+        jobs.set(key, job);
+      }
+      job.rcpts.push({ idx: r.idx, address: r.address });
+      job.attempts = Math.max(job.attempts, r.attempts);
+      const first = r.first_attempt_at === null ? null : Number(r.first_attempt_at);
+      if (first !== null) job.firstAttemptAt = job.firstAttemptAt === null ? first : Math.min(job.firstAttemptAt, first);
+    }
+    for (const job of jobs.values()) this.#submit(job);
+    return jobs.size;
+  }
+
+  #submit(job: DeliveryJob): void {
+    if (this.#stopping) return; // stays in the spool; the next start resumes it
+    for (const r of job.rcpts) this.#inFlight.add(`${job.messageId}:${r.idx}`);
+    if (this.#running >= this.#maxConcurrent) {
+      this.#waiting.push(job);
+      return;
+    }
+    this.#start(job);
+  }
+
+  #start(job: DeliveryJob): void {
+    this.#running++;
+    this.#deliver(job)
+      .catch((err: unknown) => this.o.log.error({ err, queueId: job.messageId }, 'delivery failed unexpectedly'))
+      .finally(() => {
+        for (const r of job.rcpts) this.#inFlight.delete(`${job.messageId}:${r.idx}`);
+        this.#running--;
+        const next = this.#stopping ? undefined : this.#waiting.shift();
+        if (next) this.#start(next);
+        if (this.#running === 0) for (const w of this.#idle.splice(0)) w();
+      });
+  }
+
+  async #deliver(job: DeliveryJob): Promise<void> {
+    const settings = this.o.policy.cached().settings;
+    const log = this.o.log.child({ queueId: job.messageId });
+    let message: Buffer;
+    try {
+      message = await this.o.spool.readMessage(job.file);
+    } catch (err) {
+      // Deleted from the queue meanwhile, or the file is gone: nothing to send.
+      log.warn({ err }, 'spool file unreadable, delivery skipped');
+      return;
+    }
+    const route = parseRoute(job.route);
+    const to = job.rcpts.map((r) => r.address);
+    let results: RecipientResult[];
+    let remote: string | null = null;
+    let tls = false;
+    try {
+      const dests = await resolveDestinations(route, this.o.dns, settings['delivery.mxPort']);
+      let lastFailure: ConnectionFailure | null = null;
+      let sent: Awaited<ReturnType<SmtpClientPool['send']>> | null = null;
+      for (const dest of dests) {
+        try {
+          sent = await this.o.pool.send(dest, job.requireTls, { from: job.mailFrom, to }, message);
+          break;
+        } catch (err) {
+          if (!(err instanceof ConnectionFailure)) throw err;
+          lastFailure = err;
+          this.o.index.event(job.messageId, 'connect-failed', { host: `${dest.name}[${dest.address}]:${dest.port}`, error: err.message });
+        }
+      }
+      if (sent) {
+        results = sent.recipients;
+        remote = sent.remote;
+        tls = sent.tls;
+      } else {
+        const reply = lastFailure?.message ?? 'no destination could be reached';
+        results = to.map((address) => ({ address, outcome: 'deferred', reply, status: lastFailure?.status ?? '4.4.1' }));
+      }
+    } catch (err) {
+      const permanent = err instanceof DestinationError && err.permanent;
+      const status = err instanceof DestinationError ? err.status : '4.3.0';
+      const reply = (err as Error).message;
+      results = to.map((address) => ({ address, outcome: permanent ? 'bounced' : 'deferred', reply, status }));
+    }
+    await this.#apply(job, results, remote, tls, message);
+  }
+
+  async #apply(job: DeliveryJob, results: RecipientResult[], remote: string | null, tls: boolean, message: Buffer): Promise<void> {
+    const now = Date.now();
+    const policy = this.o.policy.cached().settings['delivery.retry'];
+    const byIdx = new Map(job.rcpts.map((r) => [r.address, r.idx]));
+    const delivered: number[] = [];
+    const failed: Array<RecipientResult & { idx: number; expired: boolean }> = [];
+    const deferred: Array<{ idx: number; result: RecipientResult; retryAt: number }> = [];
+    const firstAttemptAt = job.firstAttemptAt ?? now;
+    for (const r of results) {
+      const idx = byIdx.get(r.address)!;
+      const detail = { reply: r.reply, status: r.status, remote, tls };
+      if (r.outcome === 'delivered') {
+        delivered.push(idx);
+        this.o.index.event(job.messageId, 'delivered', detail, r.address);
+      } else if (r.outcome === 'bounced') {
+        failed.push({ ...r, idx, expired: false });
+        this.o.index.event(job.messageId, 'bounced', detail, r.address);
+      } else {
+        const next = nextAttempt(policy, { firstAttemptAt: new Date(firstAttemptAt), attempts: job.attempts + 1, now: new Date(now) });
+        if ('expired' in next) {
+          failed.push({ ...r, idx, expired: true, reply: `${r.reply} (gave up after the queue lifetime)` });
+          this.o.index.event(job.messageId, 'expired', detail, r.address);
+        } else {
+          deferred.push({ idx, result: r, retryAt: next.retryAt.getTime() });
+          this.o.index.event(job.messageId, 'deferred', { ...detail, retryAt: new Date(next.retryAt).toISOString() }, r.address);
+        }
+      }
+    }
+    const log = this.o.log.child({ queueId: job.messageId });
+    if (failed.length) await this.#bounce(job, failed, remote, message, log);
+
+    const writes: Promise<void>[] = [];
+    if (delivered.length) {
+      writes.push(this.o.index.updateRecipients({ messageId: job.messageId, idx: delivered, status: 'delivered', lastReply: results.find((r) => r.outcome === 'delivered')!.reply, attempted: true }));
+    }
+    for (const f of failed) {
+      writes.push(this.o.index.updateRecipients({ messageId: job.messageId, idx: [f.idx], status: f.expired ? 'expired' : 'bounced', lastReply: f.reply, attempted: true }));
+    }
+    for (const d of deferred) {
+      writes.push(this.o.index.updateRecipients({ messageId: job.messageId, idx: [d.idx], status: 'deferred', lastReply: d.result.reply, nextAttemptAt: d.retryAt, attempted: true }));
+    }
+    await Promise.all(writes);
+    log.info({ delivered: delivered.length, deferred: deferred.length, failed: failed.length, remote }, 'delivery attempt');
+    if (delivered.length || failed.length) await this.#finishIfDone(job);
+  }
+
+  async #bounce(job: DeliveryJob, failed: Array<RecipientResult & { expired: boolean }>, remote: string | null, message: Buffer, log: Logger): Promise<void> {
+    // Never bounce a bounce, and never to the null sender: no loops, no backscatter.
+    if (job.mailFrom === '' || job.direction === 'dsn') {
+      this.o.index.event(job.messageId, 'dsn-suppressed', { reason: job.mailFrom === '' ? 'null sender' : 'message is itself a DSN' });
+      return;
+    }
+    try {
+      const snapshot = this.o.policy.cached();
+      const dsnId = await sendBounce({
+        acceptor: this.o.acceptor,
+        policy: snapshot,
+        hostname: this.o.hostname,
+        node: this.o.node,
+        job,
+        failed,
+        remote,
+        original: message,
+      });
+      this.o.index.event(job.messageId, 'dsn', { dsnId, recipients: failed.map((f) => f.address) });
+    } catch (err) {
+      log.error({ err }, 'could not queue the delivery status notification');
+      this.o.index.event(job.messageId, 'dsn-failed', { error: (err as Error).message });
+    }
+  }
+
+  async #finishIfDone(job: DeliveryJob): Promise<void> {
+    await this.o.index.flush();
+    const pending = await this.o.db
+      .selectFrom('recipients')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('message_id', '=', job.messageId)
+      .where('status', 'in', ['queued', 'deferred'])
+      .executeTakeFirst();
+    if (Number(pending?.n ?? 0) > 0) return;
+    const now = Date.now();
+    await this.o.index.op(async (db) => {
+      await db.updateTable('messages').set({ state: 'done', done_at: now }).where('id', '=', job.messageId).where('state', '=', 'queued').execute();
+    });
+    await this.o.spool.remove(job.file);
+  }
+}

@@ -1,0 +1,118 @@
+// Assembles the running gateway from its parts: database, policy, DNS, spool, index,
+// pipeline, SMTP listener and delivery. Start order matters: the spool is reconciled
+// with the index before anything is delivered or accepted.
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { LoadedConfig } from './config/bootstrap.ts';
+import { openDatabase, type Db } from './db/database.ts';
+import { migrate } from './db/migrate.ts';
+import { DnsResolver } from './dns/resolver.ts';
+import { PolicyStore } from './smtp/relay-policy.ts';
+import { MxServer } from './smtp/mx-server.ts';
+import { Pipeline } from './pipeline/pipeline.ts';
+import { receivedHeaderStage } from './pipeline/received-header.ts';
+import { Spool } from './spool/spool-file.ts';
+import { Acceptor } from './spool/acceptor.ts';
+import { recoverSpool } from './spool/recovery.ts';
+import { IndexWriter } from './trace/index-writer.ts';
+import { SmtpClientPool } from './delivery/smtp-client.ts';
+import { DeliveryScheduler } from './delivery/scheduler.ts';
+
+export interface GatewayOptions {
+  config: LoadedConfig;
+  log: Logger;
+  /** Which worker this is (delivery ownership of spooled messages). */
+  node?: number;
+  pollIntervalMs?: number;
+}
+
+export class Gateway {
+  readonly db: Db;
+  readonly policy: PolicyStore;
+  readonly spool: Spool;
+  readonly index: IndexWriter;
+  readonly scheduler: DeliveryScheduler;
+  readonly mx: MxServer;
+  readonly #pool: SmtpClientPool;
+  readonly #log: Logger;
+  readonly #config: LoadedConfig;
+
+  private constructor(o: GatewayOptions, policy: PolicyStore, db: Db) {
+    const { config, log } = o;
+    const node = o.node ?? 0;
+    this.#log = log;
+    this.#config = config;
+    this.db = db;
+    this.policy = policy;
+    const settings = policy.cached().settings;
+    const dns = new DnsResolver({ servers: config.dnsServers.length ? config.dnsServers : undefined });
+    this.spool = new Spool(config.storage.spool);
+    this.index = new IndexWriter(db, log);
+    const acceptor = new Acceptor(this.spool, this.index, log);
+    // The stage list: later capabilities (verify, filter, decide, modify, encrypt, sign,
+    // seal) take their place here, in this order.
+    const pipeline = new Pipeline([receivedHeaderStage(config.hostname)]);
+    this.#pool = new SmtpClientPool({
+      hostname: config.hostname,
+      maxPerDestination: settings['delivery.concurrencyPerDestination'],
+      connectTimeoutMs: settings['delivery.connectTimeoutSec'] * 1000,
+      idleTimeoutMs: 5000,
+      log,
+    });
+    this.scheduler = new DeliveryScheduler({
+      db,
+      index: this.index,
+      spool: this.spool,
+      acceptor,
+      dns,
+      pool: this.#pool,
+      policy,
+      hostname: config.hostname,
+      node,
+      log,
+      ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
+    });
+    this.mx = new MxServer({
+      hostname: config.hostname,
+      host: config.smtp.mx.host,
+      port: config.smtp.mx.port,
+      tls: { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.cert) },
+      node,
+      policy,
+      pipeline,
+      acceptor,
+      index: this.index,
+      log,
+    });
+  }
+
+  static async open(o: GatewayOptions): Promise<Gateway> {
+    const db = openDatabase(o.config.storage.database, { synchronous: 'NORMAL' });
+    await migrate(db);
+    const policy = new PolicyStore(db);
+    await policy.current();
+    return new Gateway(o, policy, db);
+  }
+
+  async start(): Promise<void> {
+    await this.spool.init();
+    const rec = await recoverSpool(this.db, this.spool, this.index, this.#log);
+    if (rec.reindexed || rec.removed || rec.damaged) this.#log.info(rec, 'spool recovered');
+    const resumed = await this.scheduler.resumeAll();
+    if (resumed) this.#log.info({ deliveries: resumed }, 'resuming pending deliveries');
+    this.scheduler.start();
+    void this.scheduler.pollDue();
+    await this.mx.listen();
+    this.#log.info({ host: this.#config.smtp.mx.host, port: this.mx.address.port, hostname: this.#config.hostname }, 'SMTP listening');
+  }
+
+  /** Graceful stop: no new sessions; running sessions and deliveries get `deadlineMs`. */
+  async stop(deadlineMs = 10_000): Promise<void> {
+    const t0 = Date.now();
+    await this.mx.close(deadlineMs);
+    await this.scheduler.stop(Math.max(1000, deadlineMs - (Date.now() - t0)));
+    this.#pool.close();
+    await this.index.flush();
+    await this.db.destroy();
+  }
+}

@@ -1,0 +1,52 @@
+// What every pipeline stage sees and may change. Stages run in a fixed order (see
+// pipeline.ts): verification reads `original`, the bytes as received; changes go to
+// `prepend` and `body`, which later stages (signing, sealing) read last.
+import type { Logger } from 'pino';
+import type { MessageDirection } from '../db/schema.ts';
+
+export interface SmtpReply {
+  code: number;
+  enhanced: string;
+  message: string;
+}
+
+export interface RecipientContext {
+  address: string;
+  route: string;
+  requireTls: boolean;
+}
+
+export interface ClientInfo {
+  ip: string;
+  helo: string | null;
+  ptr: string | null;
+  /** e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384", null for plain text. */
+  tls: string | null;
+  /** The client is in the relay networks (our own servers). */
+  trusted: boolean;
+}
+
+export interface MessageContext {
+  readonly id: string;
+  readonly receivedAt: Date;
+  readonly client: ClientInfo;
+  readonly direction: MessageDirection;
+  readonly mailFrom: string;
+  recipients: RecipientContext[];
+  /** The message exactly as received (after the DATA terminator was removed). */
+  readonly original: Buffer;
+  /** Header lines (each ending in CRLF) to put on top of the message, in order. */
+  prepend: string[];
+  /** The message body and headers as they will be sent, below `prepend`. */
+  body: Buffer;
+  /** Set by a stage to refuse the message in the SMTP session. */
+  reject: SmtpReply | null;
+  readonly log: Logger;
+  /** Adds an event to this message's trace. */
+  trace(type: string, detail?: unknown): void;
+}
+
+export interface Stage {
+  readonly name: string;
+  run(ctx: MessageContext): void | Promise<void>;
+}

@@ -1,0 +1,293 @@
+// The SMTP listener. smtp-server speaks the protocol; this file applies our policy at
+// each phase (connect, MAIL, RCPT, DATA), runs the pipeline before the final reply to
+// DATA and answers 250 only once the message is durable.
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerAddress } from 'smtp-server';
+import type { Logger } from 'pino';
+import type { PolicySnapshot, PolicyStore } from './relay-policy.ts';
+import { installEnhancedReplies, smtpError } from './enhanced-replies.ts';
+import { BareNewlineGuard } from './bare-newline-guard.ts';
+import { normaliseIp } from './cidr.ts';
+import type { Pipeline } from '../pipeline/pipeline.ts';
+import { finalMessage } from '../pipeline/pipeline.ts';
+import type { MessageContext, RecipientContext } from '../pipeline/context.ts';
+import { traceHeaders } from '../pipeline/headers.ts';
+import type { Acceptor } from '../spool/acceptor.ts';
+import { newQueueId } from '../spool/queue-id.ts';
+import type { IndexWriter } from '../trace/index-writer.ts';
+
+export interface MxServerOptions {
+  hostname: string;
+  host: string;
+  port: number;
+  tls: { key: Buffer; cert: Buffer };
+  node: number;
+  policy: PolicyStore;
+  pipeline: Pipeline;
+  acceptor: Acceptor;
+  index: IndexWriter;
+  log: Logger;
+}
+
+interface SessionState {
+  policy: PolicySnapshot;
+  recipients: Map<string, RecipientContext>;
+  rejectedRecipients: string[];
+}
+
+const stateKey = Symbol('hermes');
+type Session = SMTPServerSession & { [stateKey]?: SessionState };
+
+export class MxServer {
+  readonly server: SMTPServer;
+  #inFlight = 0;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly o: MxServerOptions) {
+    installEnhancedReplies();
+    const settings = o.policy.cached().settings;
+    this.server = new SMTPServer({
+      name: o.hostname,
+      banner: 'ESMTP Hermes SEG',
+      key: o.tls.key,
+      cert: o.tls.cert,
+      size: settings['smtp.maxMessageSize'],
+      maxClients: settings['smtp.maxClients'],
+      socketTimeout: settings['smtp.idleTimeoutSec'] * 1000,
+      closeTimeout: 30_000,
+      // The MX port takes no logins; submission with SASL is a separate listener.
+      disabledCommands: ['AUTH'],
+      authOptional: true,
+      // Reverse lookups go through our own resolver later, never through a blocking default.
+      disableReverseLookup: true,
+      hideDSN: true,
+      logger: false,
+      onConnect: (session, cb) => this.#onConnect(session as Session, cb),
+      onMailFrom: (address, session, cb) => this.#onMailFrom(address, session as Session, cb),
+      onRcptTo: (address, session, cb) => this.#onRcptTo(address, session as Session, cb),
+      onData: (stream, session, cb) => this.#onData(stream, session as Session, cb),
+    });
+    this.server.on('error', (err) => o.log.warn({ err }, 'smtp server error'));
+    // Settings edited at run time apply to the next connection.
+    o.policy.onChange((snap) => {
+      const s = snap.settings;
+      Object.assign(this.server.options, {
+        size: s['smtp.maxMessageSize'],
+        maxClients: s['smtp.maxClients'],
+        socketTimeout: s['smtp.idleTimeoutSec'] * 1000,
+      });
+    });
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.o.port, this.o.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  get address(): { port: number } {
+    const a = (this.server as unknown as { server: import('node:net').Server }).server.address();
+    return { port: typeof a === 'object' && a ? a.port : this.o.port };
+  }
+
+  /** Stops accepting connections; sessions in DATA may finish until the deadline. */
+  async close(deadlineMs: number): Promise<void> {
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    const idle = this.#inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => this.#idleWaiters.push(r));
+    await Promise.race([Promise.all([closed, idle]), new Promise((r) => setTimeout(r, deadlineMs).unref())]);
+  }
+
+  #state(session: Session): SessionState {
+    let st = session[stateKey];
+    if (!st) {
+      st = { policy: this.o.policy.cached(), recipients: new Map(), rejectedRecipients: [] };
+      session[stateKey] = st;
+    }
+    return st;
+  }
+
+  #onConnect(session: Session, cb: (err?: Error | null) => void): void {
+    this.o.policy.current().then(
+      (policy) => {
+        session[stateKey] = { policy, recipients: new Map(), rejectedRecipients: [] };
+        cb();
+      },
+      (err: unknown) => {
+        this.o.log.error({ err }, 'cannot load relay policy');
+        cb(smtpError(421, '4.3.0', 'Service temporarily unavailable, try again later'));
+      },
+    );
+  }
+
+  #onMailFrom(address: SMTPServerAddress, session: Session, cb: (err?: Error | null) => void): void {
+    const st = this.#state(session);
+    st.recipients = new Map();
+    st.rejectedRecipients = [];
+    if (address.address.length > 320) return cb(smtpError(553, '5.1.7', 'Sender address too long'));
+    cb();
+  }
+
+  #onRcptTo(address: SMTPServerAddress, session: Session, cb: (err?: Error | null) => void): void {
+    const st = this.#state(session);
+    const ip = normaliseIp(session.remoteAddress);
+    const d = st.policy.decideRecipient(ip, address.address);
+    if (!d.ok) {
+      st.rejectedRecipients.push(address.address);
+      this.o.log.info({ client: ip, rcpt: address.address, reply: d.code }, 'recipient rejected');
+      return cb(smtpError(d.code, d.enhanced, d.message));
+    }
+    const max = st.policy.settings['smtp.maxRecipients'];
+    if (st.recipients.size >= max) return cb(smtpError(452, '4.5.3', 'Too many recipients'));
+    st.recipients.set(address.address.toLowerCase(), { address: address.address, route: d.route, requireTls: d.requireTls });
+    cb();
+  }
+
+  #onData(stream: SMTPServerDataStream, session: Session, cb: (err?: Error | null, message?: string) => void): void {
+    const st = this.#state(session);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const guard = new BareNewlineGuard();
+    this.#inFlight++;
+    stream.on('data', (chunk: Buffer) => {
+      if (stream.sizeExceeded) return; // keep reading to the end, keep nothing
+      guard.push(chunk);
+      chunks.push(chunk);
+      size += chunk.length;
+    });
+    stream.once('end', () => {
+      this.#handleMessage(session, st, stream, Buffer.concat(chunks, size), guard).then(
+        (reply) => cb(null, reply),
+        (err: Error) => cb(err),
+      ).finally(() => {
+        if (--this.#inFlight === 0) for (const w of this.#idleWaiters.splice(0)) w();
+      });
+    });
+  }
+
+  async #handleMessage(session: Session, st: SessionState, stream: SMTPServerDataStream, raw: Buffer, guard: BareNewlineGuard): Promise<string> {
+    const id = newQueueId();
+    const ip = normaliseIp(session.remoteAddress);
+    const log = this.o.log.child({ queueId: id });
+    const client = {
+      ip,
+      helo: session.hostNameAppearsAs || null,
+      ptr: null,
+      tls: session.secure ? tlsDescription(session) : null,
+      trusted: st.policy.isRelayClient(ip),
+    };
+    const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    const recipients = [...st.recipients.values()];
+    const events: Array<{ type: string; detail: unknown }> = [];
+    const ctx: MessageContext = {
+      id,
+      receivedAt: new Date(),
+      client,
+      direction: client.trusted ? 'outbound' : 'inbound',
+      mailFrom,
+      recipients,
+      original: raw,
+      prepend: [],
+      body: raw,
+      reject: null,
+      log,
+      trace: (type, detail) => events.push({ type, detail }),
+    };
+    ctx.trace('received', {
+      client: ip,
+      helo: client.helo,
+      tls: client.tls,
+      size: raw.length,
+      from: mailFrom,
+      recipients: recipients.map((r) => r.address),
+      ...(st.rejectedRecipients.length ? { rejectedRecipients: st.rejectedRecipients } : {}),
+    });
+
+    if (stream.sizeExceeded) {
+      // smtp-server answers 552 itself; we only keep the trace entry.
+      ctx.reject = { code: 552, enhanced: '5.3.4', message: 'Message size exceeds fixed limit' };
+    } else {
+      guard.finish();
+      const v = guard.violation;
+      if (v) {
+        ctx.reject = {
+          code: 550,
+          enhanced: '5.5.2',
+          message: `Error: bare ${v.kind === 'bare-lf' ? '<LF>' : '<CR>'} received (line endings must be CRLF)`,
+        };
+      }
+    }
+    if (!ctx.reject) await this.o.pipeline.run(ctx);
+    if (ctx.reject) {
+      log.info({ client: ip, reply: ctx.reject }, 'message rejected');
+      this.#recordRejected(ctx, events);
+      throw smtpError(ctx.reject.code, ctx.reject.enhanced, ctx.reject.message);
+    }
+
+    const { subject, messageId } = traceHeaders(raw);
+    const now = Date.now();
+    await this.o.acceptor.accept(
+      {
+        id,
+        receivedAt: ctx.receivedAt.getTime(),
+        node: this.o.node,
+        direction: ctx.direction,
+        mailFrom,
+        recipients: ctx.recipients,
+        clientIp: ip,
+        clientHelo: client.helo,
+        clientPtr: client.ptr,
+        tls: client.tls,
+        messageId,
+        subject,
+        parentId: null,
+      },
+      finalMessage(ctx),
+      events.map((e) => ({ message_id: id, at: now, type: e.type, recipient: null, detail: JSON.stringify(e.detail ?? null) })),
+    );
+    log.info({ from: mailFrom, rcpts: recipients.length, size: raw.length }, 'queued');
+    return `Ok: queued as ${id}`;
+  }
+
+  /** A refused message still gets a trace record, so an admin can see why. */
+  #recordRejected(ctx: MessageContext, events: Array<{ type: string; detail: unknown }>): void {
+    const now = Date.now();
+    const { subject, messageId } = ctx.reject?.code === 552 ? { subject: null, messageId: null } : traceHeaders(ctx.original);
+    void this.o.index
+      .insertMessage(
+        {
+          id: ctx.id,
+          received_at: ctx.receivedAt.getTime(),
+          node: this.o.node,
+          direction: ctx.direction,
+          client_ip: ctx.client.ip,
+          client_helo: ctx.client.helo,
+          client_ptr: ctx.client.ptr,
+          tls: ctx.client.tls,
+          mail_from: ctx.mailFrom,
+          size: ctx.original.length,
+          message_id: messageId,
+          subject,
+          spool_file: '',
+          state: 'rejected',
+          parent_id: null,
+          done_at: now,
+        },
+        [],
+        [
+          ...events.map((e) => ({ message_id: ctx.id, at: now, type: e.type, recipient: null, detail: JSON.stringify(e.detail ?? null) })),
+          ...(events.some((e) => e.type === 'rejected')
+            ? []
+            : [{ message_id: ctx.id, at: now, type: 'rejected', recipient: null, detail: JSON.stringify({ reply: ctx.reject }) }]),
+        ],
+      )
+      .catch((err: unknown) => ctx.log.error({ err }, 'cannot record rejected message'));
+  }
+}
+
+function tlsDescription(session: SMTPServerSession): string {
+  const t = (session as unknown as { tlsOptions?: { version?: string; name?: string } }).tlsOptions;
+  return t ? `${t.version ?? 'TLS'} ${t.name ?? ''}`.trim() : 'TLS';
+}

@@ -1,0 +1,93 @@
+// Making a message durable: spool file fsync'd, its directory entry fsync'd, its index
+// rows written. Only when accept() resolves may the SMTP session answer 250.
+import type { Logger } from 'pino';
+import type { NewEvent, NewRecipient } from '../db/schema.ts';
+import type { IndexWriter } from '../trace/index-writer.ts';
+import { DirSync } from './dir-sync.ts';
+import type { Spool, SpoolEnvelope } from './spool-file.ts';
+
+export interface AcceptedMessage {
+  envelope: SpoolEnvelope;
+  file: string;
+  size: number;
+}
+
+export class Acceptor {
+  readonly #dirSync = new DirSync();
+  readonly #listeners: Array<(m: AcceptedMessage) => void> = [];
+
+  constructor(
+    private readonly spool: Spool,
+    private readonly index: IndexWriter,
+    private readonly log: Logger,
+  ) {}
+
+  /** Called with every message once it is durable (the delivery scheduler listens). */
+  onAccepted(fn: (m: AcceptedMessage) => void): void {
+    this.#listeners.push(fn);
+  }
+
+  async accept(envelope: SpoolEnvelope, message: Buffer[], extraEvents: NewEvent[] = []): Promise<AcceptedMessage> {
+    const size = message.reduce((n, b) => n + b.length, 0);
+    const { file } = await this.spool.write(envelope, message);
+    try {
+      await this.#dirSync.sync(this.spool.dirOf(file));
+      await this.index.insertMessage(...indexRows(envelope, file, size, extraEvents));
+    } catch (err) {
+      // Not acknowledged, so not kept: the client will retry.
+      await this.spool.remove(file).catch(() => {});
+      throw err;
+    }
+    const accepted = { envelope, file, size };
+    for (const fn of this.#listeners) {
+      try {
+        fn(accepted);
+      } catch (err) {
+        this.log.error({ err, queueId: envelope.id }, 'accepted-message listener failed');
+      }
+    }
+    return accepted;
+  }
+}
+
+/** Index rows for a spooled message; also used to rebuild the index from spool files. */
+export function indexRows(env: SpoolEnvelope, file: string, size: number, extraEvents: NewEvent[] = []) {
+  const now = Date.now();
+  const recipients: NewRecipient[] = env.recipients.map((r, idx) => ({
+    message_id: env.id,
+    idx,
+    address: r.address,
+    domain: r.address.slice(r.address.lastIndexOf('@') + 1).toLowerCase(),
+    route: r.route,
+    require_tls: r.requireTls ? 1 : 0,
+    status: 'queued',
+    attempts: 0,
+    first_attempt_at: null,
+    next_attempt_at: env.receivedAt,
+    last_reply: null,
+    updated_at: now,
+  }));
+  const events: NewEvent[] = [
+    ...extraEvents,
+    { message_id: env.id, at: now, type: 'queued', recipient: null, detail: JSON.stringify({ size, recipients: env.recipients.length }) },
+  ];
+  const message = {
+    id: env.id,
+    received_at: env.receivedAt,
+    node: env.node,
+    direction: env.direction,
+    client_ip: env.clientIp,
+    client_helo: env.clientHelo,
+    client_ptr: env.clientPtr,
+    tls: env.tls,
+    mail_from: env.mailFrom,
+    size,
+    message_id: env.messageId,
+    subject: env.subject,
+    spool_file: file,
+    state: 'queued' as const,
+    parent_id: env.parentId,
+    done_at: null,
+  };
+  return [message, recipients, events] as const;
+}

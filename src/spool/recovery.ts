@@ -1,0 +1,57 @@
+// On start: the spool files are the truth, the index is brought in line with them.
+// A file the index does not know (the crash came between fsync and index write) is
+// indexed again from its envelope; a file whose message is finished is removed.
+import type { Logger } from 'pino';
+import type { Db } from '../db/database.ts';
+import type { IndexWriter } from '../trace/index-writer.ts';
+import { indexRows } from './acceptor.ts';
+import { TruncatedSpoolFile, type Spool } from './spool-file.ts';
+
+export interface RecoveryReport {
+  files: number;
+  reindexed: number;
+  removed: number;
+  damaged: number;
+}
+
+export async function recoverSpool(db: Db, spool: Spool, index: IndexWriter, log: Logger): Promise<RecoveryReport> {
+  const files = await spool.list();
+  const report: RecoveryReport = { files: files.length, reindexed: 0, removed: 0, damaged: 0 };
+  const CHUNK = 500;
+  for (let i = 0; i < files.length; i += CHUNK) {
+    const chunk = files.slice(i, i + CHUNK);
+    const ids = chunk.map((f) => f.slice(f.indexOf('/') + 1));
+    const known = new Map(
+      (await db.selectFrom('messages').select(['id', 'state']).where('id', 'in', ids).execute()).map((r) => [r.id, r.state]),
+    );
+    for (const file of chunk) {
+      const id = file.slice(file.indexOf('/') + 1);
+      const state = known.get(id);
+      if (state === 'queued') continue;
+      if (state !== undefined) {
+        await spool.remove(file);
+        report.removed++;
+        continue;
+      }
+      try {
+        const { envelope, message } = await spool.read(file);
+        await index.insertMessage(...indexRows(envelope, file, message.length, [
+          { message_id: envelope.id, at: Date.now(), type: 'recovered', recipient: null, detail: JSON.stringify({ reason: 'spool file without index entry after restart' }) },
+        ]));
+        report.reindexed++;
+      } catch (err) {
+        if (err instanceof TruncatedSpoolFile) {
+          // Cut off mid-write: its fsync never completed, so it was never acknowledged.
+          log.warn({ file }, 'removing a spool file cut off by a crash before it was acknowledged');
+          await spool.remove(file);
+          report.removed++;
+          continue;
+        }
+        // Keep the file for an admin to look at; never delete what we cannot read.
+        report.damaged++;
+        log.error({ err, file }, 'damaged spool file left in place');
+      }
+    }
+  }
+  return report;
+}

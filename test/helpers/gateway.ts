@@ -1,0 +1,139 @@
+// Runs a real gateway process (the `hermes start` CLI) on a loopback port with its own
+// temporary data directory, for integration tests. Configuration is written straight
+// into its database, as the CLI would, before or while it runs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { initDataDir } from '../../src/cli/init-command.ts';
+import { loadConfig } from '../../src/config/bootstrap.ts';
+import { openDatabase, type Db } from '../../src/db/database.ts';
+import { findFreePort } from './peers.ts';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+
+export interface TestGateway {
+  port: number;
+  dataDir: string;
+  /** A database handle for configuring and inspecting the gateway. */
+  db: Db;
+  output(): string;
+  /** Runs the hermes CLI against this data directory. */
+  cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  start(): Promise<void>;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: a crash. */
+  kill(): Promise<void>;
+  /** Stops the process if running and removes the data directory. */
+  cleanup(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  hostname?: string;
+  dnsServer?: string;
+}
+
+export async function createTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hermes-test-'));
+  const port = await findFreePort();
+  await initDataDir(
+    { dataDir, hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', ...(o.dnsServer ? { dns: o.dnsServer } : {}) },
+    () => {},
+  );
+  const db = openDatabase(loadConfig(dataDir).storage.database);
+  let child: ChildProcess | null = null;
+  let out = '';
+
+  const gw: TestGateway = {
+    port,
+    dataDir,
+    db,
+    output: () => out,
+    cli: (args) => runCli([...args, '--data-dir', dataDir]),
+    async start() {
+      if (child) throw new Error('already running');
+      const c = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'start', '--data-dir', dataDir], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, UV_THREADPOOL_SIZE: '16' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child = c;
+      c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      c.once('exit', () => {
+        if (child === c) child = null;
+      });
+      await waitForPort(port, 20_000, () => child === c);
+    },
+    async stop() {
+      const c = child;
+      if (!c) return null;
+      const exited = new Promise<number | null>((r) => c.once('exit', (code) => r(code)));
+      c.kill('SIGTERM');
+      const code = await exited;
+      child = null;
+      return code;
+    },
+    async kill() {
+      const c = child;
+      if (!c) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+      child = null;
+    },
+    async cleanup() {
+      if (child) await gw.kill();
+      await db.destroy();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return gw;
+}
+
+export function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    const c = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.on('exit', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+export async function waitForPort(port: number, timeoutMs: number, stillAlive: () => boolean = () => true): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = createConnection({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
+    if (ok) return;
+    if (!stillAlive()) throw new Error(`gateway exited before listening on ${port}`);
+    if (Date.now() > deadline) throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Polls `fn` until it returns a truthy value. */
+export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
