@@ -8,6 +8,8 @@ export interface Settings {
   'smtp.maxRecipients': number;
   'smtp.maxClients': number;
   'smtp.idleTimeoutSec': number;
+  /** Wait this long before the banner and reject clients that talk first (0 = off). */
+  'smtp.greetPauseMs': number;
   'delivery.smarthost': string | null;
   'delivery.concurrencyPerDestination': number;
   /** Port used when delivering to MX hosts (25; tests point it elsewhere). */
@@ -23,6 +25,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'smtp.maxRecipients': 1000,
   'smtp.maxClients': 500,
   'smtp.idleTimeoutSec': 300,
+  'smtp.greetPauseMs': 0,
   'delivery.smarthost': null,
   'delivery.concurrencyPerDestination': 20,
   'delivery.mxPort': 25,

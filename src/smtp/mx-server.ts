@@ -1,10 +1,10 @@
 // The SMTP listener. smtp-server speaks the protocol; this file applies our policy at
 // each phase (connect, MAIL, RCPT, DATA), runs the pipeline before the final reply to
 // DATA and answers 250 only once the message is durable.
-import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerAddress } from 'smtp-server';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerAddress } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { PolicySnapshot, PolicyStore } from './relay-policy.ts';
-import { installEnhancedReplies, smtpError } from './enhanced-replies.ts';
+import { installSmtpServerPatches, smtpError } from './smtp-server-patches.ts';
 import { BareNewlineGuard } from './bare-newline-guard.ts';
 import { normaliseIp } from './cidr.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
@@ -43,11 +43,11 @@ export class MxServer {
   #idleWaiters: Array<() => void> = [];
 
   constructor(private readonly o: MxServerOptions) {
-    installEnhancedReplies();
+    installSmtpServerPatches();
     const settings = o.policy.cached().settings;
     this.server = new SMTPServer({
       name: o.hostname,
-      banner: 'ESMTP Hermes SEG',
+      banner: 'Hermes SEG',
       key: o.tls.key,
       cert: o.tls.cert,
       size: settings['smtp.maxMessageSize'],
@@ -60,12 +60,15 @@ export class MxServer {
       // Reverse lookups go through our own resolver later, never through a blocking default.
       disableReverseLookup: true,
       hideDSN: true,
+      hideENHANCEDSTATUSCODES: false,
       logger: false,
+      // Early-talker detection for clients outside our own networks (0 = none).
+      greetPause: (ip: string) => (o.policy.cached().isRelayClient(normaliseIp(ip)) ? 0 : o.policy.cached().settings['smtp.greetPauseMs']),
       onConnect: (session, cb) => this.#onConnect(session as Session, cb),
       onMailFrom: (address, session, cb) => this.#onMailFrom(address, session as Session, cb),
       onRcptTo: (address, session, cb) => this.#onRcptTo(address, session as Session, cb),
       onData: (stream, session, cb) => this.#onData(stream, session as Session, cb),
-    });
+    } as SMTPServerOptions & { greetPause: (ip: string) => number });
     this.server.on('error', (err) => o.log.warn({ err }, 'smtp server error'));
     // Settings edited at run time apply to the next connection.
     o.policy.onChange((snap) => {
