@@ -187,8 +187,14 @@ export class SmtpClientPool {
         pc.alive = false;
         if (!settled) {
           settled = true;
-          const status = err.code === 'ETLS' || /TLS/.test(err.message) ? '4.7.5' : '4.4.1';
-          reject(new ConnectionFailure(err.response ?? err.message, status));
+          const reason = err.response ?? err.message;
+          // With TLS required, any failure before the session is encrypted (no STARTTLS
+          // offered, STARTTLS refused, handshake failed) means: not sent, and why.
+          if (requireTls && !conn.secure && (err.code === 'ETLS' || err.command === 'STARTTLS' || /TLS/i.test(err.message))) {
+            reject(new ConnectionFailure(`TLS is required for this destination but could not be started (${reason})`, '4.7.5'));
+          } else {
+            reject(new ConnectionFailure(reason, '4.4.1'));
+          }
         }
       });
       conn.on('end', () => {
