@@ -5,10 +5,11 @@
 # private instances on loopback ports.
 set -euo pipefail
 need=()
-command -v smtp-sink >/dev/null || need+=(postfix)
-command -v swaks >/dev/null || need+=(swaks)
-python3 -c 'import dkim' 2>/dev/null || need+=(python3-dkim)
-command -v openssl >/dev/null || need+=(openssl)
+# Debian packages the tests use; dpkg says which are missing (python3 on PATH may be
+# another interpreter, so the Python modules are checked as packages).
+for pkg in postfix swaks python3-dkim python3-nacl python3-yaml openssl; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing test peers: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -21,8 +21,10 @@ import { DeliveryScheduler } from './delivery/scheduler.ts';
 export interface GatewayOptions {
   config: LoadedConfig;
   log: Logger;
-  /** Which worker this is (delivery ownership of spooled messages). */
+  /** Which worker this is (0-based): it owns the spool and deliveries of its node number. */
   node?: number;
+  /** How many workers share the listener; worker i also adopts nodes j with j % workers == i. */
+  workers?: number;
   pollIntervalMs?: number;
 }
 
@@ -36,6 +38,8 @@ export class Gateway {
   readonly #pool: SmtpClientPool;
   readonly #log: Logger;
   readonly #config: LoadedConfig;
+  readonly #node: number;
+  readonly #workers: number;
 
   private constructor(o: GatewayOptions, policy: PolicyStore, db: Db) {
     const { config, log } = o;
@@ -46,7 +50,9 @@ export class Gateway {
     this.policy = policy;
     const settings = policy.cached().settings;
     const dns = new DnsResolver({ servers: config.dnsServers.length ? config.dnsServers : undefined });
-    this.spool = new Spool(config.storage.spool);
+    this.#node = node;
+    this.#workers = o.workers ?? 1;
+    this.spool = new Spool(config.storage.spool, node);
     this.index = new IndexWriter(db, log);
     const acceptor = new Acceptor(this.spool, this.index, log);
     // The stage list: later capabilities (verify, filter, decide, modify, encrypt, sign,
@@ -54,7 +60,8 @@ export class Gateway {
     const pipeline = new Pipeline([receivedHeaderStage(config.hostname)]);
     this.#pool = new SmtpClientPool({
       hostname: config.hostname,
-      maxPerDestination: settings['delivery.concurrencyPerDestination'],
+      // The limit is per gateway, shared out between the workers.
+      maxPerDestination: Math.max(1, Math.ceil(settings['delivery.concurrencyPerDestination'] / (o.workers ?? 1))),
       connectTimeoutMs: settings['delivery.connectTimeoutSec'] * 1000,
       idleTimeoutMs: 5000,
       log,
@@ -69,6 +76,7 @@ export class Gateway {
       policy,
       hostname: config.hostname,
       node,
+      workers: o.workers ?? 1,
       log,
       ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
     });
@@ -88,6 +96,7 @@ export class Gateway {
 
   static async open(o: GatewayOptions): Promise<Gateway> {
     const db = openDatabase(o.config.storage.database, { synchronous: 'NORMAL' });
+    // In a cluster the primary has migrated already; this is then a no-op check.
     await migrate(db);
     const policy = new PolicyStore(db);
     await policy.current();
@@ -96,7 +105,8 @@ export class Gateway {
 
   async start(): Promise<void> {
     await this.spool.init();
-    const rec = await recoverSpool(this.db, this.spool, this.index, this.#log);
+    const nodes = [...new Set([this.#node, ...(await this.spool.nodes()).filter((n) => n % this.#workers === this.#node)])];
+    const rec = await recoverSpool(this.db, this.spool, this.index, this.#log, nodes);
     if (rec.reindexed || rec.removed || rec.damaged) this.#log.info(rec, 'spool recovered');
     const resumed = await this.scheduler.resumeAll();
     if (resumed) this.#log.info({ deliveries: resumed }, 'resuming pending deliveries');

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { configPath, loadConfig } from '../config/bootstrap.ts';
 import { createLogger } from '../log.ts';
-import { Gateway } from '../gateway.ts';
+import { runGateway, workerCount } from '../cluster.ts';
 import { initDataDir } from './init-command.ts';
 import { withDataDir } from './context.ts';
 
@@ -12,30 +12,13 @@ export function registerStart(program: Command): void {
       .command('start')
       .description('run the gateway in the foreground (SMTP listener and delivery) until SIGTERM or Ctrl-C')
       .option('--init', 'create the data directory first if it does not exist')
-      .option('--stop-timeout <seconds>', 'how long sessions and deliveries may finish after SIGTERM', '10'),
-  ).action(async (o: { dataDir: string; init?: boolean; stopTimeout: string }) => {
+      .option('--stop-timeout <seconds>', 'how long sessions and deliveries may finish after SIGTERM', '10')
+      .option('--workers <n>', 'processes sharing the listener (default: the bootstrap file\'s "workers"; 0 = one per core)'),
+  ).action(async (o: { dataDir: string; init?: boolean; stopTimeout: string; workers?: string }) => {
     if (o.init && !existsSync(configPath(o.dataDir))) await initDataDir({ dataDir: o.dataDir }, (s) => console.error(s));
     const config = loadConfig(o.dataDir);
     const log = createLogger(config.log.level);
-    const gw = await Gateway.open({ config, log });
-    await gw.start();
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'stopping: no new sessions, finishing those under way');
-      gw.stop(Number(o.stopTimeout) * 1000).then(
-        () => {
-          log.info('stopped; the spool is kept and resumes at the next start');
-          process.exit(0);
-        },
-        (err: unknown) => {
-          log.error({ err }, 'error while stopping');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    const workers = workerCount(config, o.workers === undefined ? undefined : Number(o.workers));
+    await runGateway({ config, log, workers, stopTimeoutMs: Number(o.stopTimeout) * 1000 });
   });
 }

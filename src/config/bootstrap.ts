@@ -43,7 +43,7 @@ export function defaultBootstrap(hostname: string): BootstrapConfig {
     tls: { cert: 'tls/cert.pem', key: 'tls/key.pem' },
     masterKeyFile: 'keys/master.key',
     dnsServers: [],
-    workers: 1,
+    workers: 0,
     log: { level: 'info' },
   };
 }

@@ -25,5 +25,25 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
   sqlite.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
   sqlite.pragma('busy_timeout = 10000');
   sqlite.pragma('foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+}
+
+/**
+ * Kysely prepares every query anew; on the hot path the same few statements run
+ * thousands of times a second, so prepared statements are kept by SQL text.
+ */
+function withStatementCache(sqlite: SQLite.Database, max = 256) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let stmt = cache.get(sql);
+      if (!stmt) {
+        stmt = sqlite.prepare(sql);
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        cache.set(sql, stmt);
+      }
+      return stmt;
+    },
+  };
 }

@@ -1,6 +1,7 @@
 // The delivery side of the queue. Fresh messages are handed over the moment they are
 // durable; deferred recipients come back from the index when their retry time is due;
 // on start, everything the index (rebuilt from the spool) still holds is resumed.
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
 import type { MessageDirection } from '../db/schema.ts';
@@ -27,6 +28,8 @@ export interface DeliveryJob {
   /** Failed attempts so far (the most of the job's recipients). */
   attempts: number;
   firstAttemptAt: number | null;
+  /** The message bytes when still in memory from acceptance; otherwise read from the spool. */
+  message: Buffer | null;
 }
 
 export interface SchedulerOptions {
@@ -39,6 +42,8 @@ export interface SchedulerOptions {
   policy: PolicyStore;
   hostname: string;
   node: number;
+  /** Worker count: this worker delivers messages whose node % workers == node. */
+  workers: number;
   log: Logger;
   pollIntervalMs?: number;
   maxConcurrent?: number;
@@ -46,6 +51,8 @@ export interface SchedulerOptions {
 
 export class DeliveryScheduler {
   readonly #inFlight = new Set<string>();
+  /** Recipients not yet final, per message accepted by this process: no query to know when it is done. */
+  readonly #pendingCount = new Map<string, number>();
   readonly #waiting: DeliveryJob[] = [];
   #running = 0;
   #stopping = false;
@@ -80,6 +87,8 @@ export class DeliveryScheduler {
   }
 
   enqueueAccepted(m: AcceptedMessage): void {
+    if (this.#stopping) return; // stays in the spool; the next start resumes it
+    this.#pendingCount.set(m.envelope.id, m.envelope.recipients.length);
     const groups = new Map<string, DeliveryJob>();
     m.envelope.recipients.forEach((r, idx) => {
       const key = `${r.route}|${r.requireTls ? 1 : 0}`;
@@ -96,6 +105,7 @@ export class DeliveryScheduler {
           rcpts: [],
           attempts: 0,
           firstAttemptAt: null,
+          message: m.message,
         };
         groups.set(key, job);
       }
@@ -129,7 +139,7 @@ export class DeliveryScheduler {
     q = which === 'queued' ? q.where('recipients.status', '=', 'queued') : q.where('recipients.status', '=', 'deferred').where('recipients.next_attempt_at', '<=', Date.now());
     const rows = await q
       .innerJoin('messages', 'messages.id', 'recipients.message_id')
-      .where('messages.node', '=', this.o.node)
+      .where(sql<number>`messages.node % ${this.o.workers}`, '=', this.o.node)
       .where('messages.state', '=', 'queued')
       .select([
         'recipients.message_id',
@@ -164,6 +174,7 @@ export class DeliveryScheduler {
           rcpts: [],
           attempts: 0,
           firstAttemptAt: null,
+          message: null,
         };
         jobs.set(key, job);
       }
@@ -204,7 +215,8 @@ export class DeliveryScheduler {
     const log = this.o.log.child({ queueId: job.messageId });
     let message: Buffer;
     try {
-      message = await this.o.spool.readMessage(job.file);
+      message = job.message ?? (await this.o.spool.readMessage(job.file));
+      job.message = null; // a retry reads it again rather than holding it while deferred
     } catch (err) {
       // Deleted from the queue meanwhile, or the file is gone: nothing to send.
       log.warn({ err }, 'spool file unreadable, delivery skipped');
@@ -277,19 +289,31 @@ export class DeliveryScheduler {
     const log = this.o.log.child({ queueId: job.messageId });
     if (failed.length) await this.#bounce(job, failed, remote, message, log);
 
-    const writes: Promise<void>[] = [];
-    if (delivered.length) {
-      writes.push(this.o.index.updateRecipients({ messageId: job.messageId, idx: delivered, status: 'delivered', lastReply: results.find((r) => r.outcome === 'delivered')!.reply, attempted: true }));
+    const final = delivered.length + failed.length;
+    const left = this.#pendingCount.get(job.messageId);
+    const knownDone = left !== undefined && left - final <= 0;
+    if (left !== undefined) {
+      if (knownDone) this.#pendingCount.delete(job.messageId);
+      else this.#pendingCount.set(job.messageId, left - final);
     }
-    for (const f of failed) {
-      writes.push(this.o.index.updateRecipients({ messageId: job.messageId, idx: [f.idx], status: f.expired ? 'expired' : 'bounced', lastReply: f.reply, attempted: true }));
-    }
-    for (const d of deferred) {
-      writes.push(this.o.index.updateRecipients({ messageId: job.messageId, idx: [d.idx], status: 'deferred', lastReply: d.result.reply, nextAttemptAt: d.retryAt, attempted: true }));
-    }
-    await Promise.all(writes);
+    const deliveredReply = results.find((r) => r.outcome === 'delivered')?.reply ?? null;
+    // One batched write for the whole attempt (and the message's end when we know it).
+    await this.o.index.op(async (db) => {
+      const up = (idx: number[], set: Record<string, unknown>) =>
+        db
+          .updateTable('recipients')
+          .set((eb) => ({ ...set, updated_at: now, attempts: eb('attempts', '+', 1), first_attempt_at: eb.fn.coalesce('first_attempt_at', eb.val(now)) }))
+          .where('message_id', '=', job.messageId)
+          .where('idx', 'in', idx)
+          .execute();
+      if (delivered.length) await up(delivered, { status: 'delivered', last_reply: deliveredReply });
+      for (const f of failed) await up([f.idx], { status: f.expired ? 'expired' : 'bounced', last_reply: f.reply });
+      for (const d of deferred) await up([d.idx], { status: 'deferred', last_reply: d.result.reply, next_attempt_at: d.retryAt });
+      if (knownDone) await db.updateTable('messages').set({ state: 'done', done_at: now }).where('id', '=', job.messageId).where('state', '=', 'queued').execute();
+    });
     log.info({ delivered: delivered.length, deferred: deferred.length, failed: failed.length, remote }, 'delivery attempt');
-    if (delivered.length || failed.length) await this.#finishIfDone(job);
+    if (knownDone) await this.o.spool.remove(job.file);
+    else if (final && left === undefined) await this.#finishIfDone(job);
   }
 
   async #bounce(job: DeliveryJob, failed: Array<RecipientResult & { expired: boolean }>, remote: string | null, message: Buffer, log: Logger): Promise<void> {

@@ -10,7 +10,12 @@ export interface AcceptedMessage {
   envelope: SpoolEnvelope;
   file: string;
   size: number;
+  /** The bytes, kept for immediate delivery of small messages (saves reading the file back). */
+  message: Buffer | null;
 }
+
+/** Above this, delivery reads the message back from the spool instead of holding it. */
+const KEEP_IN_MEMORY_BYTES = 1024 * 1024;
 
 export class Acceptor {
   readonly #dirSync = new DirSync();
@@ -38,7 +43,7 @@ export class Acceptor {
       await this.spool.remove(file).catch(() => {});
       throw err;
     }
-    const accepted = { envelope, file, size };
+    const accepted = { envelope, file, size, message: size <= KEEP_IN_MEMORY_BYTES ? Buffer.concat(message, size) : null };
     for (const fn of this.#listeners) {
       try {
         fn(accepted);

@@ -1,6 +1,7 @@
 // On start: the spool files are the truth, the index is brought in line with them.
 // A file the index does not know (the crash came between fsync and index write) is
 // indexed again from its envelope; a file whose message is finished is removed.
+import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
 import type { IndexWriter } from '../trace/index-writer.ts';
@@ -14,18 +15,19 @@ export interface RecoveryReport {
   damaged: number;
 }
 
-export async function recoverSpool(db: Db, spool: Spool, index: IndexWriter, log: Logger): Promise<RecoveryReport> {
-  const files = await spool.list();
+/** `nodes`: the spool node directories this worker is responsible for. */
+export async function recoverSpool(db: Db, spool: Spool, index: IndexWriter, log: Logger, nodes: number[]): Promise<RecoveryReport> {
+  const files = await spool.list(nodes);
   const report: RecoveryReport = { files: files.length, reindexed: 0, removed: 0, damaged: 0 };
   const CHUNK = 500;
   for (let i = 0; i < files.length; i += CHUNK) {
     const chunk = files.slice(i, i + CHUNK);
-    const ids = chunk.map((f) => f.slice(f.indexOf('/') + 1));
+    const ids = chunk.map((f) => basename(f));
     const known = new Map(
       (await db.selectFrom('messages').select(['id', 'state']).where('id', 'in', ids).execute()).map((r) => [r.id, r.state]),
     );
     for (const file of chunk) {
-      const id = file.slice(file.indexOf('/') + 1);
+      const id = basename(file);
       const state = known.get(id);
       if (state === 'queued') continue;
       if (state !== undefined) {

@@ -5,7 +5,7 @@
 // instant loses nothing that was acknowledged.
 import { open, readFile, unlink, mkdir, readdir } from 'node:fs/promises';
 import { createReadStream, type ReadStream } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { MessageDirection } from '../db/schema.ts';
 
 const MAGIC = 'HSPOOL1';
@@ -31,16 +31,23 @@ export interface SpoolEnvelope {
 
 export class TruncatedSpoolFile extends Error {}
 
+/**
+ * Layout: <dir>/<node>/<last hex digit of the id>/<id>. Each gateway worker ("node")
+ * writes only below its own number, so recovery after a crash knows whose files are whose.
+ */
 export class Spool {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    readonly node = 0,
+  ) {}
 
   async init(): Promise<void> {
-    await Promise.all(SUBDIRS.map((d) => mkdir(join(this.dir, d), { recursive: true, mode: 0o750 })));
+    await Promise.all(SUBDIRS.map((d) => mkdir(join(this.dir, String(this.node), d), { recursive: true, mode: 0o750 })));
   }
 
-  /** Relative file name of a message, as stored in the index. */
+  /** File name of a message relative to the spool root, as stored in the index. */
   fileFor(id: string): string {
-    return join(id.slice(-1), id);
+    return join(String(this.node), id.slice(-1), id);
   }
 
   path(file: string): string {
@@ -71,7 +78,7 @@ export class Spool {
 
   /** The directory a spool file lives in (for DirSync). */
   dirOf(file: string): string {
-    return join(this.dir, file.slice(0, file.indexOf('/')));
+    return dirname(join(this.dir, file));
   }
 
   async read(file: string): Promise<{ envelope: SpoolEnvelope; message: Buffer }> {
@@ -100,11 +107,19 @@ export class Spool {
     });
   }
 
-  /** Every spool file name (relative), for recovery. */
-  async list(): Promise<string[]> {
+  /** The node numbers that have spool directories (current and earlier workers). */
+  async nodes(): Promise<number[]> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    return names.filter((n) => /^\d+$/.test(n)).map(Number);
+  }
+
+  /** Every spool file name (relative to the root) of the given nodes, for recovery. */
+  async list(nodes: number[] = [this.node]): Promise<string[]> {
     const out: string[] = [];
-    for (const d of SUBDIRS) {
-      for (const f of await readdir(join(this.dir, d)).catch(() => [] as string[])) out.push(join(d, f));
+    for (const n of nodes) {
+      for (const d of SUBDIRS) {
+        for (const f of await readdir(join(this.dir, String(n), d)).catch(() => [] as string[])) out.push(join(String(n), d, f));
+      }
     }
     return out;
   }
