@@ -1,0 +1,65 @@
+// Types shared by the built-in spam engine: checks emit named symbols with scores and
+// descriptions (as SpamAssassin and Rspamd do); the engine sums them.
+import type { Email } from 'postal-mime';
+import type { ScanContext } from './context.ts';
+
+export type { ScanContext };
+
+/** One finding of a check. Positive scores point to spam, negative ones to ham. */
+export interface SpamSymbol {
+  name: string;
+  score: number;
+  description: string;
+}
+
+/** Authentication results, filled in by the verify stage (mailauth) when it has run. */
+export interface SpamAuthResults {
+  /** 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror' */
+  spf?: string;
+  /** 'pass' | 'fail' | 'neutral' | 'none' | 'policy' | 'temperror' | 'permerror' */
+  dkim?: string;
+  /** 'pass' | 'fail' | 'none' | 'temperror' | 'permerror' */
+  dmarc?: string;
+  /** The published DMARC policy of the From domain, when known ('reject' | 'quarantine' | 'none'). */
+  dmarcPolicy?: string;
+}
+
+export interface SpamEnvelope {
+  mailFrom: string;
+  rcptTo: string[];
+  clientIp?: string;
+  helo?: string;
+}
+
+export interface SpamInput {
+  /** The message exactly as received. */
+  raw: Buffer;
+  /** The same message parsed by postal-mime (the pipeline parses once and shares it). */
+  parsed: Email;
+  envelope?: SpamEnvelope;
+  /** Domains this gateway receives mail for (lowercase). */
+  localDomains?: string[];
+  auth?: SpamAuthResults;
+  /** Time of receipt; dates in headers are judged against it. Default: the current time. */
+  now?: Date;
+}
+
+export interface SpamCheck {
+  readonly name: string;
+  run(input: SpamInput, ctx: ScanContext): SpamSymbol[] | Promise<SpamSymbol[]>;
+}
+
+export interface SpamCheckError {
+  check: string;
+  error: string;
+}
+
+export interface SpamResult {
+  /** Sum of all symbol scores, rounded to 0.01. */
+  score: number;
+  symbols: SpamSymbol[];
+  /** Checks that threw. Their symbols are missing from the score: the caller decides (tempfail by default). */
+  errors: SpamCheckError[];
+}
+
+export type SpamClass = 'spam' | 'ham';
