@@ -305,6 +305,8 @@ export class DeliveryScheduler {
           .set((eb) => ({ ...set, updated_at: now, attempts: eb('attempts', '+', 1), first_attempt_at: eb.fn.coalesce('first_attempt_at', eb.val(now)) }))
           .where('message_id', '=', job.messageId)
           .where('idx', 'in', idx)
+          // Deleted from the queue while this attempt ran: it stays deleted.
+          .where('status', 'in', ['queued', 'deferred'])
           .execute();
       if (delivered.length) await up(delivered, { status: 'delivered', last_reply: deliveredReply });
       for (const f of failed) await up([f.idx], { status: f.expired ? 'expired' : 'bounced', last_reply: f.reply });
