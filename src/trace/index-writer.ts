@@ -4,18 +4,8 @@
 // and one per batch. Callers that need ordering (a row must exist before its update)
 // await the promise; trace events are fire-and-forget.
 import type { Db } from '../db/database.ts';
-import type { NewEvent, NewMessage, NewRecipient, RecipientStatus } from '../db/schema.ts';
+import type { NewEvent, NewMessage, NewRecipient } from '../db/schema.ts';
 import type { Logger } from 'pino';
-
-export interface RecipientUpdate {
-  messageId: string;
-  idx: number[];
-  status: RecipientStatus;
-  lastReply?: string | null;
-  nextAttemptAt?: number;
-  /** Count this as a delivery attempt. */
-  attempted: boolean;
-}
 
 type Op = (db: Db) => Promise<void>;
 
@@ -51,26 +41,6 @@ export class IndexWriter {
       detail: detail === undefined ? null : typeof detail === 'string' ? detail : JSON.stringify(detail),
     });
     this.#schedule();
-  }
-
-  updateRecipients(u: RecipientUpdate): Promise<void> {
-    const now = Date.now();
-    return this.op(async (db) => {
-      await db
-        .updateTable('recipients')
-        .set((eb) => ({
-          status: u.status,
-          updated_at: now,
-          ...(u.lastReply !== undefined ? { last_reply: u.lastReply } : {}),
-          ...(u.nextAttemptAt !== undefined ? { next_attempt_at: u.nextAttemptAt } : {}),
-          ...(u.attempted
-            ? { attempts: eb('attempts', '+', 1), first_attempt_at: eb.fn.coalesce('first_attempt_at', eb.val(now)) }
-            : {}),
-        }))
-        .where('message_id', '=', u.messageId)
-        .where('idx', 'in', u.idx)
-        .execute();
-    });
   }
 
   /** Any other write, in order with the batch. */

@@ -39,18 +39,35 @@ const liveKillers = new Map<number, () => void>();
 let exitHookInstalled = false;
 let nextKillerId = 1;
 
+/** SIGKILLs, by PID, every peer process started here that is still running. */
+export function killAllPeers(): void {
+  runKillers();
+}
+
+function runKillers(): void {
+  for (const k of liveKillers.values()) {
+    try {
+      k();
+    } catch {
+      /* best effort */
+    }
+  }
+  liveKillers.clear();
+}
+
 function registerKiller(kill: () => void): () => void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.on('exit', () => {
-      for (const k of liveKillers.values()) {
-        try {
-          k();
-        } catch {
-          /* best effort */
-        }
-      }
-    });
+    process.on('exit', runKillers);
+    // 'exit' does not run when a signal ends the process: kill our peers, then let
+    // the signal do what it would have done (unless someone else handles it).
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      const onSignal = () => {
+        runKillers();
+        if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+      };
+      process.once(sig, onSignal);
+    }
   }
   const id = nextKillerId++;
   liveKillers.set(id, kill);
@@ -218,7 +235,17 @@ interface RunResult {
 function runCommand(
   cmd: string,
   args: string[],
-  opts: { timeoutMs?: number; stdin?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  opts: {
+    timeoutMs?: number;
+    stdin?: string | Buffer;
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    /**
+     * The command leaves a daemon behind that inherits stdout/stderr (postfix start):
+     * finish on the command's exit instead of waiting for its pipes to close.
+     */
+    daemonizes?: boolean;
+  } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -247,9 +274,13 @@ function runCommand(
       unregister();
       reject(e);
     });
-    child.on('close', (code, signal) => {
+    child.on(opts.daemonizes ? 'exit' : 'close', (code, signal) => {
       if (timer) clearTimeout(timer);
       unregister();
+      if (opts.daemonizes) {
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+      }
       const stderr = Buffer.concat(err).toString('utf8');
       resolve({
         exitCode: code ?? (signal ? 128 : 1),
@@ -740,6 +771,16 @@ export async function startPostfixRelay(opts: PostfixRelayOptions): Promise<Post
   const account = lookupAccount('postfix');
   if (!account) throw new Error('no "postfix" user: install the postfix package');
   const workDir = path.resolve(opts.workDir);
+  // The daemons run as user postfix and chdir into the queue directory: every
+  // ancestor of workDir must be searchable by others. We do not change modes of
+  // directories we did not create; say what is wrong instead.
+  for (let dir = path.dirname(workDir); ; dir = path.dirname(dir)) {
+    const st = await fsp.stat(dir).catch(() => undefined);
+    if (st && (st.mode & 0o001) === 0) {
+      throw new Error(`startPostfixRelay: ${dir} is not searchable by user postfix (mode ${(st.mode & 0o777).toString(8)}); chmod o+x it or use another workDir`);
+    }
+    if (dir === path.dirname(dir)) break;
+  }
   const configDir = path.join(workDir, 'etc');
   const queueDir = path.join(workDir, 'queue');
   const dataDir = path.join(workDir, 'data');
@@ -783,7 +824,7 @@ export async function startPostfixRelay(opts: PostfixRelayOptions): Promise<Post
   await fsp.writeFile(path.join(configDir, 'main.cf'), `# private test instance, written by test/helpers/peers.ts\n${mainCf}\n`);
   await fsp.writeFile(path.join(configDir, 'master.cf'), masterCf(opts.listenPort));
 
-  const start = await runCommand(POSTFIX, ['-c', configDir, 'start'], { timeoutMs: 60_000 });
+  const start = await runCommand(POSTFIX, ['-c', configDir, 'start'], { timeoutMs: 60_000, daemonizes: true });
   const pidFile = path.join(queueDir, 'pid', 'master.pid');
   let masterPid = NaN;
   try {
