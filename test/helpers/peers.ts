@@ -23,7 +23,7 @@
 // - The sink does not announce SIZE, STARTTLS or SMTPUTF8.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import { promises as fsp, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { promises as fsp, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -173,6 +173,17 @@ export function descendantPids(root: number): number[] {
   return out;
 }
 
+/** Blocking wait (for 'exit' handlers, where nothing async runs) until pid is gone. */
+function waitGoneSync(pid: number, timeoutMs: number): boolean {
+  const deadline = Date.now() + timeoutMs;
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  while (!isGone(pid)) {
+    if (Date.now() > deadline) return false;
+    Atomics.wait(cell, 0, 0, 5);
+  }
+  return true;
+}
+
 async function waitGone(pids: number[], timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -317,7 +328,7 @@ export interface SmtpSinkOptions {
   maxConnections?: number;
   /** listen(2) backlog. Default 1024. */
   backlog?: number;
-  /** Directory for the dump files; a temporary one when omitted (removed by stop()). */
+  /** Directory for the dump files; a temporary one when omitted (removed at process exit). */
   dumpDir?: string;
   /** Anything else for the smtp-sink command line (before the address). */
   extraArgs?: string[];
@@ -355,9 +366,13 @@ export interface SmtpSink {
   count(): Promise<number>;
   /** Resolves with count() once it is >= n, or with the current count after timeoutMs. */
   waitForCount(n: number, timeoutMs: number): Promise<number>;
-  /** Stops the sink (SIGTERM, then SIGKILL) and waits until the process is gone. */
+  /**
+   * Kills the sink and waits until the process is gone. Dumps and count stay:
+   * messages() still works and restart() starts it again. A temporary dump
+   * directory is removed when this (test) process exits.
+   */
   stop(): Promise<void>;
-  /** Stops and starts again on the same port, keeping dumps and the count. */
+  /** (Stops and) starts again on the same port, keeping dumps and the count. */
   restart(): Promise<void>;
 }
 
@@ -566,7 +581,26 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     }
   };
 
-  await launch();
+  // Our temporary dump directory outlives stop() (messages() still reads it, restart()
+  // reuses it) and goes when this process exits, once the sink is surely dead (a live
+  // sink would recreate the directories).
+  const removeDumpRoot = () => {
+    const pid = child?.pid;
+    if (pid !== undefined) {
+      killQuietly(pid, 'SIGKILL');
+      if (!waitGoneSync(pid, 1000)) return;
+    }
+    if (ownDumpRoot) rmSync(ownDumpRoot, { recursive: true, force: true });
+  };
+  const unregisterDumpRoot = ownDumpRoot ? registerKiller(removeDumpRoot) : () => {};
+
+  try {
+    await launch();
+  } catch (e) {
+    if (ownDumpRoot) await fsp.rm(ownDumpRoot, { recursive: true, force: true });
+    unregisterDumpRoot();
+    throw e;
+  }
 
   const sink: SmtpSink = {
     port,
@@ -628,10 +662,6 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     },
     async stop() {
       await stopRun();
-      if (ownDumpRoot) {
-        await fsp.rm(ownDumpRoot, { recursive: true, force: true });
-        ownDumpRoot = undefined;
-      }
     },
     async restart() {
       await stopRun();
