@@ -1,10 +1,12 @@
 // Coalesced directory fsyncs: a new spool file is durable only once its directory entry
 // is, and many messages finishing together can share one fsync of their directory.
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 interface DirState {
   running: Promise<void> | null;
   next: Promise<void> | null;
+  /** Kept open: the spool has few directories and they are synced all the time. */
+  handle: Promise<FileHandle> | null;
 }
 
 export class DirSync {
@@ -14,28 +16,37 @@ export class DirSync {
   sync(dir: string): Promise<void> {
     let st = this.#dirs.get(dir);
     if (!st) {
-      st = { running: null, next: null };
+      st = { running: null, next: null, handle: null };
       this.#dirs.set(dir, st);
     }
-    if (!st.running) {
-      st.running = fsyncDir(dir).finally(() => (st.running = null));
-      return st.running;
+    const state = st;
+    if (!state.running) {
+      state.running = this.#fsync(dir, state).finally(() => (state.running = null));
+      return state.running;
     }
     // One is in flight and may have started before our file was linked: join the next.
-    st.next ??= st.running.catch(() => {}).then(() => {
-      st.next = null;
-      st.running = fsyncDir(dir).finally(() => (st.running = null));
-      return st.running;
-    });
-    return st.next;
+    state.next ??= state.running
+      .catch(() => {})
+      .then(() => {
+        state.next = null;
+        state.running = this.#fsync(dir, state).finally(() => (state.running = null));
+        return state.running;
+      });
+    return state.next;
   }
-}
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+  async #fsync(dir: string, st: DirState): Promise<void> {
+    st.handle ??= open(dir, 'r');
+    try {
+      await (await st.handle).sync();
+    } catch (err) {
+      st.handle = null; // reopen next time
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const st of this.#dirs.values()) await (await st.handle?.catch(() => null))?.close();
+    this.#dirs.clear();
   }
 }
