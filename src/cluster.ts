@@ -29,6 +29,9 @@ export async function runGateway(o: RunOptions): Promise<void> {
 }
 
 async function runPrimary(o: RunOptions): Promise<void> {
+  // Workers accept connections themselves: round-robin hand-over through the primary
+  // costs an IPC message per SMTP connection, and mail is one connection per message.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   const db = openDatabase(o.config.storage.database);
   await migrate(db);
   await db.destroy();
