@@ -185,9 +185,12 @@ export interface GatewayScenario {
 
 export const gatewayScenarios: GatewayScenario[] = [
   {
+    // Plain relay: the gateway core only (no sender verification), as Postfix is here.
     name: 'gateway',
     async prepare(ctx) {
       await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['settings', 'set', 'auth.verify', 'false', '--data-dir', ctx.dataDir]);
+      if (process.env.BENCH_DEST_CONC) await ctx.hermes(['settings', 'set', 'delivery.concurrencyPerDestination', process.env.BENCH_DEST_CONC, '--data-dir', ctx.dataDir]);
     },
   },
 ];

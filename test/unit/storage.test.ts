@@ -8,6 +8,7 @@ import { Spool, TruncatedSpoolFile } from '../../src/spool/spool-file.ts';
 import { newQueueId, isQueueId } from '../../src/spool/queue-id.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrate, schemaVersion, LATEST_SCHEMA_VERSION } from '../../src/db/migrate.ts';
+import { MIGRATIONS } from '../../src/db/migrations/index.ts';
 import { setSetting, loadSettings, configSerial } from '../../src/config/settings.ts';
 import { initDataDir } from '../../src/cli/init-command.ts';
 
@@ -72,7 +73,7 @@ test('migrations: applied once, recorded, safe to run again', async () => {
   const dir = tmp();
   const db = openDatabase(join(dir, 'h.db'));
   try {
-    assert.deepEqual(await migrate(db), [1]);
+    assert.deepEqual(await migrate(db), MIGRATIONS.map((m) => m.version));
     assert.deepEqual(await migrate(db), []);
     assert.equal(await schemaVersion(db), LATEST_SCHEMA_VERSION);
   } finally {
