@@ -156,3 +156,24 @@ test('messages never attempted before a crash are delivered right after the rest
   await eventually(async () => (await sink.messages()).some((m) => m.raw.includes('accepted-then-crash')), 20_000, 'delivery after restart');
   await gw.stop();
 });
+
+test('a message that cannot be delivered within the queue lifetime expires with one DSN', async () => {
+  const { gw, sink } = await setup();
+  const dead = await startSmtpSink();
+  cleanups.push(() => dead.stop());
+  await dead.stop();
+  await upsertRelayDomain(gw.db, { domain: 'dead.test', nextHop: `127.0.0.1:${dead.port}` });
+  await setSetting(gw.db, 'delivery.retry', { minimalBackoffSec: 1, maximalBackoffSec: 1, queueLifetimeSec: 3 });
+  await gw.start();
+  const r = await sendMessage(gw.port, { from: 'patient@example.com', to: ['x@dead.test'] }, simpleMessage({ from: 'patient@example.com', to: 'x@dead.test', subject: 'will expire', messageId: '<expire-me@example.com>' }));
+  const id = /queued as ([0-9A-Z]+)/.exec(r.response)![1]!;
+  await eventually(async () => (await gw.db.selectFrom('recipients').select('status').where('message_id', '=', id).executeTakeFirst())?.status === 'expired', 20_000, 'expiry');
+  const dsn = await eventually(async () => (await sink.messages()).find((m) => m.from === '' && m.raw.includes('expire-me@example.com')), 15_000, 'the DSN');
+  assert.deepEqual(dsn.to, ['patient@example.com']);
+  assert.match(dsn.raw.toString(), /Action: failed/);
+  assert.match(dsn.raw.toString(), /has expired/);
+  assert.match(dsn.raw.toString(), /Status: 5\.4\.7/);
+  await new Promise((res) => setTimeout(res, 2500));
+  assert.equal((await sink.messages()).filter((m) => m.from === '').length, 1, 'exactly one DSN');
+  await gw.stop();
+});
