@@ -11,6 +11,10 @@ import { PolicyStore } from './smtp/relay-policy.ts';
 import { MxServer } from './smtp/mx-server.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
 import { receivedHeaderStage } from './pipeline/received-header.ts';
+import { verifyStage } from './pipeline/verify/verify-stage.ts';
+import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
+import { arcSealStage } from './pipeline/sign/seal-stage.ts';
+import { SigningKeyStore } from './pipeline/sign/key-store.ts';
 import { Spool } from './spool/spool-file.ts';
 import { Acceptor } from './spool/acceptor.ts';
 import { recoverSpool } from './spool/recovery.ts';
@@ -57,7 +61,14 @@ export class Gateway {
     const acceptor = new Acceptor(this.spool, this.index, log);
     // The stage list: later capabilities (verify, filter, decide, modify, encrypt, sign,
     // seal) take their place here, in this order.
-    const pipeline = new Pipeline([receivedHeaderStage(config.hostname)]);
+    const currentSettings = () => policy.cached().settings;
+    const keys = new SigningKeyStore({ db, masterKeyFile: config.masterKeyFile, serial: () => policy.cached().serial });
+    const pipeline = new Pipeline([
+      verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
+      receivedHeaderStage(config.hostname),
+      dkimSignStage({ keys }),
+      arcSealStage({ authservId: config.hostname, keys, settings: currentSettings, resolver: dns.resolve }),
+    ]);
     this.#pool = new SmtpClientPool({
       hostname: config.hostname,
       // The limit is per gateway, shared out between the workers.

@@ -7,6 +7,7 @@ import { registerStatus } from './status-command.ts';
 import { registerPolicy } from './policy-commands.ts';
 import { registerQueue } from './queue-commands.ts';
 import { registerTrace } from './trace-command.ts';
+import { registerDkim } from './dkim-commands.ts';
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ registerStatus(program);
 registerPolicy(program);
 registerQueue(program);
 registerTrace(program);
+registerDkim(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`hermes: ${(err as Error).message}`);

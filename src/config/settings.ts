@@ -1,7 +1,9 @@
 // Settings held in the database: typed, with defaults, validated on write. Every write
 // bumps `config_serial`, which running gateways check to pick changes up at once.
+import type { CompiledQuery } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-schedule.ts';
+import { parseCidr } from '../smtp/cidr.ts';
 
 export interface Settings {
   'smtp.maxMessageSize': number;
@@ -18,6 +20,40 @@ export interface Settings {
   'delivery.retry': RetryPolicy;
   /** Return only the headers of a bounced message in its DSN, or the full message. */
   'dsn.returnContent': 'headers' | 'full';
+
+  // ---- Sender authentication of mail from outside the relay networks (verify stage).
+  /** Check SPF, DKIM, DMARC and ARC and add Authentication-Results (off: nothing is checked or enforced). */
+  'auth.verify': boolean;
+  /** DMARC p=reject: 550 5.7.1 in the session; false handles it as p=quarantine. */
+  'auth.dmarcReject': boolean;
+  /** What DMARC p=quarantine does ('quarantine' tags until the quarantine store exists). */
+  'auth.dmarcQuarantine': 'quarantine' | 'tag' | 'none';
+  /** What an SPF hard fail does on its own (when DMARC did not pass). */
+  'auth.spfHardFail': 'none' | 'tag' | 'reject';
+  /** A DNS failure that could change the outcome: 451 and try later, or carry on as if neutral. */
+  'auth.onTempError': 'tempfail' | 'neutral';
+  /** Upper bound per DNS lookup during verification, in ms (on top of the resolver's own timeout). */
+  'auth.dnsTimeoutMs': number;
+  /** Sender domains (and their subdomains) or client networks whose SPF result is not acted on. */
+  'auth.bypass.spf': AuthBypassList;
+  /** ... whose DKIM results are ignored. */
+  'auth.bypass.dkim': AuthBypassList;
+  /** ... whose DMARC policy is not applied (a DMARC whitelist). */
+  'auth.bypass.dmarc': AuthBypassList;
+  /** ARC sealer domains (ARC-Seal d=) whose recorded upstream pass may override a DMARC fail here. */
+  'auth.trustedArcSealers': string[];
+
+  // ---- ARC sealing of relayed mail, with a key from the DKIM key table.
+  'arc.enabled': boolean;
+  /** Sealing domain (d=); a DKIM key with this domain and arc.selector must exist (RSA). */
+  'arc.domain': string | null;
+  'arc.selector': string | null;
+}
+
+export interface AuthBypassList {
+  domains: string[];
+  /** CIDR networks or single addresses. */
+  networks: string[];
 }
 
 export const SETTINGS_DEFAULTS: Settings = {
@@ -32,6 +68,19 @@ export const SETTINGS_DEFAULTS: Settings = {
   'delivery.connectTimeoutSec': 30,
   'delivery.retry': DEFAULT_RETRY_POLICY,
   'dsn.returnContent': 'headers',
+  'auth.verify': true,
+  'auth.dmarcReject': true,
+  'auth.dmarcQuarantine': 'quarantine',
+  'auth.spfHardFail': 'none',
+  'auth.onTempError': 'tempfail',
+  'auth.dnsTimeoutMs': 5000,
+  'auth.bypass.spf': { domains: [], networks: [] },
+  'auth.bypass.dkim': { domains: [], networks: [] },
+  'auth.bypass.dmarc': { domains: [], networks: [] },
+  'auth.trustedArcSealers': [],
+  'arc.enabled': false,
+  'arc.domain': null,
+  'arc.selector': null,
 };
 
 export type SettingKey = keyof Settings;
@@ -48,7 +97,8 @@ export async function loadSettings(db: Db): Promise<Settings> {
     if (!isSettingKey(r.key)) continue;
     const v = JSON.parse(r.value) as unknown;
     const def = SETTINGS_DEFAULTS[r.key];
-    out[r.key] = typeof def === 'object' && def !== null && typeof v === 'object' && v !== null ? { ...def, ...v } : v;
+    const isRecord = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x);
+    out[r.key] = isRecord(def) && isRecord(v) ? { ...(def as object), ...(v as object) } : v;
   }
   return out as unknown as Settings;
 }
@@ -58,6 +108,12 @@ export function validateSetting(key: string, value: unknown): asserts key is Set
     throw new Error(`unknown setting "${key}"; known settings: ${Object.keys(SETTINGS_DEFAULTS).join(', ')}`);
   }
   const def = SETTINGS_DEFAULTS[key];
+  const special = VALIDATORS[key];
+  if (special) return special(key, value);
+  if (typeof def === 'boolean') {
+    if (typeof value !== 'boolean') throw new Error(`${key} must be true or false`);
+    return;
+  }
   if (key === 'delivery.smarthost') {
     if (value !== null && (typeof value !== 'string' || !/^[^\s:]+(:\d{1,5})?$|^\[[^\]]+\](:\d{1,5})?$/.test(value))) {
       throw new Error('delivery.smarthost must be "host[:port]" or null');
@@ -81,6 +137,59 @@ export function validateSetting(key: string, value: unknown): asserts key is Set
   }
 }
 
+const DOMAIN_RE = /^(?=.{1,253}$)(\*\.)?([a-z0-9_](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?$/i;
+
+function oneOf(...allowed: string[]) {
+  return (key: string, value: unknown) => {
+    if (typeof value !== 'string' || !allowed.includes(value)) throw new Error(`${key} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
+  };
+}
+
+function domainList(key: string, value: unknown): void {
+  if (!Array.isArray(value)) throw new Error(`${key} must be a list of domain names, e.g. ["example.com"]`);
+  for (const d of value) {
+    if (typeof d !== 'string' || !DOMAIN_RE.test(d.trim())) throw new Error(`${key}: "${String(d)}" is not a domain name`);
+  }
+}
+
+function nullableDomain(key: string, value: unknown): void {
+  if (value !== null && (typeof value !== 'string' || !DOMAIN_RE.test(value))) throw new Error(`${key} must be a domain name or null`);
+}
+
+function bypassList(key: string, value: unknown): void {
+  const example = '{"domains": ["example.com"], "networks": ["192.0.2.0/24"]}';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${key} must be an object like ${example}`);
+  for (const [k, v] of Object.entries(value)) {
+    if (k === 'domains') domainList(`${key}.domains`, v);
+    else if (k === 'networks') {
+      if (!Array.isArray(v)) throw new Error(`${key}.networks must be a list of networks, e.g. ["192.0.2.0/24"]`);
+      for (const n of v) {
+        if (typeof n !== 'string') throw new Error(`${key}.networks: ${JSON.stringify(n)} is not a network`);
+        parseCidr(n); // throws a precise error
+      }
+    } else throw new Error(`${key}.${k} is not a known field (known: domains, networks)`);
+  }
+}
+
+const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => void>> = {
+  'auth.dmarcQuarantine': oneOf('quarantine', 'tag', 'none'),
+  'auth.spfHardFail': oneOf('none', 'tag', 'reject'),
+  'auth.onTempError': oneOf('tempfail', 'neutral'),
+  'auth.dnsTimeoutMs': (key, value) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 100 || value > 60_000) throw new Error(`${key} must be a number of milliseconds between 100 and 60000`);
+  },
+  'auth.bypass.spf': bypassList,
+  'auth.bypass.dkim': bypassList,
+  'auth.bypass.dmarc': bypassList,
+  'auth.trustedArcSealers': domainList,
+  'arc.domain': nullableDomain,
+  'arc.selector': (key, value) => {
+    if (value !== null && (typeof value !== 'string' || !/^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)*$/i.test(value))) {
+      throw new Error(`${key} must be a DKIM selector (letters, digits, "-", ".") or null`);
+    }
+  },
+};
+
 export async function setSetting(db: Db, key: string, value: unknown): Promise<void> {
   validateSetting(key, value);
   await db.transaction().execute(async (trx) => {
@@ -89,6 +198,21 @@ export async function setSetting(db: Db, key: string, value: unknown): Promise<v
       .values({ key, value: JSON.stringify(value) })
       .onConflict((oc) => oc.column('key').doUpdateSet({ value: JSON.stringify(value) }))
       .execute();
+    await bumpConfigSerial(trx);
+  });
+}
+
+/** Several settings in one transaction: a running gateway sees all of them or none. */
+export async function setSettings(db: Db, values: Record<string, unknown>): Promise<void> {
+  for (const [k, v] of Object.entries(values)) validateSetting(k, v);
+  await db.transaction().execute(async (trx) => {
+    for (const [key, value] of Object.entries(values)) {
+      await trx
+        .insertInto('settings')
+        .values({ key, value: JSON.stringify(value) })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value: JSON.stringify(value) }))
+        .execute();
+    }
     await bumpConfigSerial(trx);
   });
 }
@@ -110,7 +234,15 @@ export async function bumpConfigSerial(db: Db): Promise<void> {
     .execute();
 }
 
+/** Read for every SMTP connection, so the query is compiled once per database handle. */
+const serialQuery = new WeakMap<Db, CompiledQuery<{ value: string }>>();
+
 export async function configSerial(db: Db): Promise<number> {
-  const row = await db.selectFrom('settings').select('value').where('key', '=', SERIAL_KEY).executeTakeFirst();
+  let q = serialQuery.get(db);
+  if (!q) {
+    q = db.selectFrom('settings').select('value').where('key', '=', SERIAL_KEY).compile();
+    serialQuery.set(db, q);
+  }
+  const row = (await db.executeQuery(q)).rows[0];
   return row ? Number(row.value) : 0;
 }

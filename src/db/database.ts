@@ -36,7 +36,11 @@ function withStatementCache(sqlite: SQLite.Database, max = 256) {
   const cache = new Map<string, SQLite.Statement>();
   return {
     close: () => sqlite.close(),
-    prepare(sql: string) {
+    prepare(text: string) {
+      // Every transaction takes the write lock at BEGIN: a deferred transaction that
+      // reads and then writes fails at once ("database is locked") when another process
+      // wrote in between, and busy_timeout cannot help it.
+      const sql = text === 'begin' ? 'begin immediate' : text;
       let stmt = cache.get(sql);
       if (!stmt) {
         stmt = sqlite.prepare(sql);

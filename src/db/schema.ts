@@ -91,6 +91,30 @@ export interface SettingsTable {
   value: string;
 }
 
+/** pending: published, not signing yet; active: signs; retiring: still published, no longer signs. */
+export type DkimKeyStatus = 'pending' | 'active' | 'retiring';
+
+export interface DkimKeysTable {
+  id: Generated<number>;
+  domain: string;
+  selector: string;
+  /** 'rsa-sha256' | 'ed25519-sha256' */
+  algorithm: string;
+  bits: number;
+  /** PKCS#8 PEM sealed with the master key (AES-256-GCM, base64); see db/repos/dkim-keys.ts. */
+  private_key: string;
+  /** The TXT record value to publish at <selector>._domainkey.<domain>. */
+  dns_txt: string;
+  status: DkimKeyStatus;
+  created_at: number;
+  /** When it started signing. */
+  activated_at: number | null;
+  /** When it stopped signing (rotated out). */
+  retired_at: number | null;
+  /** End of the overlap: from then on its record may be unpublished and the key removed. */
+  remove_after: number | null;
+}
+
 export interface Database {
   migrations: MigrationsTable;
   messages: MessagesTable;
@@ -100,6 +124,7 @@ export interface Database {
   relay_recipients: RelayRecipientsTable;
   relay_networks: RelayNetworksTable;
   settings: SettingsTable;
+  dkim_keys: DkimKeysTable;
 }
 
 export type MessageRow = Selectable<MessagesTable>;
@@ -109,3 +134,4 @@ export type NewRecipient = Insertable<RecipientsTable>;
 export type EventRow = Selectable<EventsTable>;
 export type NewEvent = Insertable<EventsTable>;
 export type RelayDomainRow = Selectable<RelayDomainsTable>;
+export type DkimKeyRow = Selectable<DkimKeysTable>;

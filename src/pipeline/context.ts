@@ -3,6 +3,8 @@
 // `prepend` and `body`, which later stages (signing, sealing) read last.
 import type { Logger } from 'pino';
 import type { MessageDirection } from '../db/schema.ts';
+import type { AuthVerdict } from './verify/authenticate.ts';
+import type { AuthDecision } from './verify/dmarc-enforce.ts';
 
 export interface SmtpReply {
   code: number;
@@ -41,9 +43,20 @@ export interface MessageContext {
   body: Buffer;
   /** Set by a stage to refuse the message in the SMTP session. */
   reject: SmtpReply | null;
+  /**
+   * Sender authentication as found on arrival (verify stage), for later stages: the
+   * spam filter reads the results, the ARC seal its chain status. Absent when the
+   * message was not verified (from the relay networks, or verification is off).
+   */
+  auth?: MessageAuth;
   readonly log: Logger;
   /** Adds an event to this message's trace. */
   trace(type: string, detail?: unknown): void;
+}
+
+export interface MessageAuth {
+  verdict: AuthVerdict;
+  decision: AuthDecision;
 }
 
 export interface Stage {

@@ -10,6 +10,7 @@ import { initDataDir } from '../../src/cli/init-command.ts';
 import { loadConfig } from '../../src/config/bootstrap.ts';
 import { openDatabase, type Db } from '../../src/db/database.ts';
 import { findFreePort } from './peers.ts';
+import { startTestDns } from './dns-server.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
@@ -38,8 +39,11 @@ export interface TestGatewayOptions {
 export async function createTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hermes-test-'));
   const port = await findFreePort();
+  // Tests never ask the machine's resolvers: without a zone of its own, a gateway gets an
+  // empty local DNS server (every name NXDOMAIN, answered at once).
+  const ownDns = o.dnsServer ? null : await startTestDns({});
   await initDataDir(
-    { dataDir, hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', ...(o.dnsServer ? { dns: o.dnsServer } : {}) },
+    { dataDir, hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', dns: o.dnsServer ?? ownDns!.server },
     () => {},
   );
   const db = openDatabase(loadConfig(dataDir).storage.database);
@@ -87,6 +91,7 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
     async cleanup() {
       if (child) await gw.kill();
       await db.destroy();
+      await ownDns?.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -3,6 +3,7 @@
 // interrupted upgrade can simply be run again.
 import type { Kysely } from 'kysely';
 import { m0001_core } from './0001_core.ts';
+import { m0002_dkim_keys } from './0002_dkim_keys.ts';
 
 export interface Migration {
   version: number;
@@ -10,4 +11,4 @@ export interface Migration {
   up(db: Kysely<any>): Promise<void>;
 }
 
-export const MIGRATIONS: Migration[] = [m0001_core];
+export const MIGRATIONS: Migration[] = [m0001_core, m0002_dkim_keys];

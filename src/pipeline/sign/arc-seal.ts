@@ -88,7 +88,12 @@ export async function arcSeal(message: Buffer, input: ArcSealInput): Promise<Arc
   if (keyType !== 'rsa') throw new Error(`ARC sealing needs an RSA key (RFC 8617 allows only rsa-sha256), got ${keyType}`);
 
   const instance = input.arrival.instance + 1;
-  const authResults = input.authResults.trim().replace(/;\s*$/, '');
+  // mailauth signs header lines as "binary" strings (one char per byte, see its
+  // formatRelaxedLine) but writes its output as UTF-8: a non-ASCII
+  // ARC-Authentication-Results (an SMTPUTF8 address) would be signed over other bytes
+  // than those sent. So it gets the UTF-8 bytes as a binary string, and its output is
+  // read back the same way (UTF-8 decode gives the binary string, latin1 the bytes).
+  const authResults = Buffer.from(input.authResults.trim().replace(/;\s*$/, ''), 'utf8').toString('latin1');
   const headers = await sealMessage(message, {
     signingDomain: input.key.domain,
     selector: input.key.selector,
@@ -100,7 +105,7 @@ export async function arcSeal(message: Buffer, input: ArcSealInput): Promise<Arc
     signTime: input.signTime ?? new Date(),
     headerList: (input.headers ?? DEFAULT_AMS_HEADERS).join(':'),
   });
-  const text = headers.toString('latin1');
+  const text = headers.toString('utf8');
   if (!/^ARC-Seal:/i.test(text) || !/\nARC-Message-Signature:/i.test(text) || !/\nARC-Authentication-Results:/i.test(text) || /undefined/.test(text)) {
     throw new Error('ARC sealing produced an incomplete set');
   }

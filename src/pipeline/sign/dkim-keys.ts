@@ -59,7 +59,7 @@ export function importDkimPrivateKey(key: string | Buffer): GeneratedDkimKey {
     if (!text.includes('-----BEGIN') && /^[A-Za-z0-9+/=\s]+$/.test(text)) {
       // Raw Ed25519 seed (32 bytes, base64), as dkimpy and mailauth accept.
       const seed = Buffer.from(text.replace(/\s+/g, ''), 'base64');
-      if (seed.length !== 32) throw new Error(`raw key is ${seed.length} bytes, expected a 32-byte Ed25519 seed`);
+      if (seed.length !== 32) throw new Error(`expected a PEM private key ("-----BEGIN PRIVATE KEY-----") or a base64 32-byte Ed25519 seed, got ${seed.length} bytes of base64`);
       obj = createPrivateKey({
         key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]),
         format: 'der',

@@ -67,6 +67,9 @@ export interface BayesOptions {
   /** Most tokens combined per message. Default 150. */
   maxDiscriminators?: number;
   tokenizer?: TokenizerOptions;
+  /** EXPERIMENT */
+  combining?: 'chi2' | 'robinson';
+  tiling?: boolean;
   buckets?: readonly BayesBucket[];
   /** Extra bucket on top of the top one; null to disable. */
   extreme?: BayesBucket | null;
@@ -143,6 +146,8 @@ export class Bayes {
   private readonly tokenizerOptions: TokenizerOptions;
   private readonly buckets: readonly BayesBucket[];
   private readonly extreme: BayesBucket | null;
+  private readonly combining: 'chi2' | 'robinson';
+  private readonly tiling: boolean;
 
   constructor(store: BayesStore, opts: BayesOptions = {}) {
     this.store = store;
@@ -155,6 +160,8 @@ export class Bayes {
     this.tokenizerOptions = opts.tokenizer ?? {};
     this.buckets = [...(opts.buckets ?? DEFAULT_BAYES_BUCKETS)].sort((a, b) => a.min - b.min);
     this.extreme = opts.extreme === undefined ? DEFAULT_BAYES_999 : opts.extreme;
+    this.combining = opts.combining ?? 'chi2';
+    this.tiling = opts.tiling ?? false;
   }
 
   tokenize(input: SpamInput, ctx: ScanContext = new ScanContext(input)): string[] {
@@ -232,6 +239,12 @@ export class Bayes {
       lnHam += Math.log(p);
       lnSpam += Math.log(1 - p);
     }
+    if (this.combining === 'robinson') {
+      const P = 1 - Math.exp(lnSpam / n);
+      const Q = 1 - Math.exp(lnHam / n);
+      const S = P + Q > 0 ? (P - Q) / (P + Q) : 0;
+      return { probability: (1 + S) / 2, spamEvidence: P, hamEvidence: Q };
+    }
     const S = 1 - chi2Q(-2 * lnSpam, 2 * n);
     const H = 1 - chi2Q(-2 * lnHam, 2 * n);
     return { probability: (1 + S - H) / 2, spamEvidence: S, hamEvidence: H };
@@ -243,13 +256,34 @@ export class Bayes {
     if (!this.isReady(totals)) return null;
     const toks = tokens ?? this.tokenize(input, ctx);
     const counts = await this.store.counts(toks, input.now);
-    const scored: { p: number; d: number }[] = [];
-    for (const c of counts.values()) {
+    let scored: { p: number; d: number; t: string }[] = [];
+    for (const [t, c] of counts) {
       const p = this.tokenProbability(c.spam, c.ham, totals.spam, totals.ham);
       const d = Math.abs(p - 0.5);
-      if (d >= this.minStrength) scored.push({ p, d });
+      if (d >= this.minStrength) scored.push({ p, d, t });
     }
-    if (scored.length > this.maxDisc) scored.sort((a, b) => b.d - a.d).length = this.maxDisc;
+    if (this.tiling) {
+      scored.sort((a, b) => b.d - a.d);
+      const used = new Set<string>();
+      const chosen: typeof scored = [];
+      for (const e of scored) {
+        if (chosen.length >= this.maxDisc) break;
+        if (e.t.startsWith('bi:')) {
+          const sp = e.t.indexOf(' ');
+          const w1 = e.t.slice(3, sp);
+          const w2 = e.t.slice(sp + 1);
+          if (used.has(w1) || used.has(w2)) continue;
+          used.add(w1);
+          used.add(w2);
+        } else if (!e.t.includes(':')) {
+          const w = e.t.toLowerCase();
+          if (used.has(w)) continue;
+          used.add(w);
+        }
+        chosen.push(e);
+      }
+      scored = chosen;
+    } else if (scored.length > this.maxDisc) scored.sort((a, b) => b.d - a.d).length = this.maxDisc;
     const r = this.combine(scored.map((e) => e.p));
     return { ...r, tokens: toks.length, used: scored.length };
   }

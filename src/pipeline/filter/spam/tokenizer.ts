@@ -1,8 +1,17 @@
 // Tokens for the Bayes classifier, in the SpamBayes tradition: words of the decoded body
-// (HTML reduced to its visible text, URLs reduced to their host names), and from the
-// headers a set of prefixed tokens (subject words, sender and recipient domains, hosts
-// and networks from the Received chain, mailer, content types, header names). Each
-// message yields a set: a token counts once however often it appears.
+// (HTML reduced to its visible text, URLs reduced to their host names) and pairs of
+// adjacent words, and from the headers a set of prefixed tokens (subject words, sender
+// and recipient domains, hosts and networks from the Received chain, mailer, content
+// types, header names). Each message yields a set: a token counts once however often it
+// appears.
+//
+// Chi-square combining treats every token as an independent witness, so the tokenizer
+// avoids families of tokens that always travel together and say the same thing: it does
+// not emit one token per HTML element (<html>, <body>, <table>, <td>, <font> ... come as a
+// set with any HTML mail, and a dozen of them outvoted the words of HTML newsletters), and
+// it leaves out the headers that mailing lists, mail stores and filters add (List-*,
+// X-Mailman-Version, Sender, X-Spam-*), as SpamAssassin's Bayes does: they say which lists
+// a user reads, which is ham evidence spam sent to those lists also carries.
 import type { SpamInput } from './types.ts';
 import type { ScanContext } from './context.ts';
 import { baseDomain, isIpHost } from './urls.ts';
@@ -16,9 +25,15 @@ export interface TokenizerOptions {
   maxWordLength?: number;
   /** Body characters tokenized. Default 128 KiB. */
   maxBodyChars?: number;
+  /**
+   * Also emit each pair of adjacent body words ("bi:free shipping"). Pairs carry the
+   * phrasing ("act now", "dear friend", "to be removed") that single words lose.
+   * Default true.
+   */
+  bigrams?: boolean;
 }
 
-const DEFAULTS: Required<TokenizerOptions> = { maxTokens: 3000, minWordLength: 3, maxWordLength: 20, maxBodyChars: 128 * 1024 };
+const DEFAULTS: Required<TokenizerOptions> = { maxTokens: 3000, minWordLength: 3, maxWordLength: 20, maxBodyChars: 128 * 1024, bigrams: true };
 
 const URL_RE = /\b(?:(?:https?|ftp):\/\/|www\.)[^\s<>"'`]+/gi;
 // Bounded before the "@" so that a long run of letters cannot make the search quadratic.
@@ -63,10 +78,34 @@ function bucket(n: number): string {
   return '50+';
 }
 
+// Han ideographs and Japanese kana: these scripts write no spaces between words.
+const CJK_RUN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]{2,}/gu;
+const HAS_CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
+
+/**
+ * Text in Chinese or Japanese has no spaces to split on: a sentence would be one long
+ * "word" (a skip token). Overlapping pairs of characters stand in for its words, the usual
+ * way to index such text.
+ */
+function cjkTokens(raw: string, ts: TokenSet, prefix: string): string {
+  for (const m of raw.matchAll(CJK_RUN)) {
+    const run = [...m[0]].slice(0, 200);
+    for (let i = 0; i + 1 < run.length; i++) ts.add(`${prefix}${run[i]}${run[i + 1]}`);
+  }
+  return raw.replace(CJK_RUN, ' ');
+}
+
 function words(text: string, ts: TokenSet, prefix: string, o: Required<TokenizerOptions>): void {
-  for (const raw of text.split(/\s+/)) {
+  for (let raw of text.split(/\s+/)) {
     if (ts.full) return;
     if (!raw) continue;
+    if (HAS_CJK.test(raw)) {
+      raw = cjkTokens(raw, ts, prefix).trim();
+      if (raw.includes(' ')) {
+        words(raw, ts, prefix, o);
+        continue;
+      }
+    }
     const bare = raw.replace(LEAD_PUNCT, '').replace(TRAIL_PUNCT, '');
     // Words in capitals stay apart from the same words in lower case (as SpamAssassin does).
     const w = bare.length >= 3 && /^[^a-z]*[A-Z][^a-z]*$/.test(bare) ? bare : bare.toLowerCase();
@@ -86,6 +125,52 @@ function words(text: string, ts: TokenSet, prefix: string, o: Required<Tokenizer
   }
 }
 
+/** Pairs of adjacent words, lower case; a word too short or too long breaks the chain. */
+function bigrams(text: string, ts: TokenSet, o: Required<TokenizerOptions>): void {
+  let prev = '';
+  for (const raw of text.split(/\s+/)) {
+    if (ts.full) return;
+    const w = raw.replace(LEAD_PUNCT, '').replace(TRAIL_PUNCT, '').toLowerCase();
+    if (w.length < 2 || w.length > o.maxWordLength || HAS_CJK.test(w)) {
+      prev = '';
+      continue;
+    }
+    if (prev) ts.add(`bi:${prev} ${w}`);
+    prev = w;
+  }
+}
+
+/**
+ * The writing systems of the body, as tokens ("script:cyrillic"), for each that holds at
+ * least a tenth of its letters. What a site receives in which language is its own
+ * business; the classifier learns it (as SpamAssassin's ok_languages does by hand).
+ */
+function scriptTokens(text: string, ts: TokenSet): void {
+  const counts = new Map<string, number>();
+  let letters = 0;
+  const n = Math.min(text.length, 16 * 1024);
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    let script: string | null = null;
+    if ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0xc0 && c <= 0x24f && c !== 0xd7 && c !== 0xf7)) script = 'latin';
+    else if (c < 0x370) continue;
+    else if (c <= 0x3ff) script = 'greek';
+    else if (c <= 0x52f) script = 'cyrillic';
+    else if (c >= 0x590 && c <= 0x5ff) script = 'hebrew';
+    else if (c >= 0x600 && c <= 0x6ff) script = 'arabic';
+    else if (c >= 0x900 && c <= 0xdff) script = 'indic';
+    else if (c >= 0xe00 && c <= 0xe7f) script = 'thai';
+    else if ((c >= 0x3040 && c <= 0x30ff) || (c >= 0x31f0 && c <= 0x31ff)) script = 'kana';
+    else if ((c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff)) script = 'han';
+    else if ((c >= 0xac00 && c <= 0xd7af) || (c >= 0x1100 && c <= 0x11ff)) script = 'hangul';
+    else continue;
+    letters++;
+    counts.set(script, (counts.get(script) ?? 0) + 1);
+  }
+  if (letters === 0) return;
+  for (const [script, k] of counts) if (k * 10 >= letters) ts.add(`script:${script}`);
+}
+
 function hostTokens(prefix: string, host: string, ts: TokenSet): void {
   const h = host.toLowerCase().slice(0, 100);
   if (!h) return;
@@ -99,6 +184,15 @@ function hostTokens(prefix: string, host: string, ts: TokenSet): void {
   const tld = h.slice(h.lastIndexOf('.') + 1);
   if (tld && tld !== h) ts.add(`${prefix}tld:${tld}`);
 }
+
+/**
+ * Headers whose names are not tokens: written by mailing lists (a list a user reads would
+ * become a ham sign that spam sent to the list carries too), by mail stores and delivery
+ * (nothing to do with the sender), by spam and virus filters on the way. After
+ * SpamAssassin's Bayes IGNORED_HDRS.
+ */
+const IGNORED_HEADERS =
+  /^(?:x-)?(?:list-[a-z-]+|mailing-list|x-list[a-z-]*|x-mailman-version|x-beenthere|x-loop|mail-followup-to|x-egroups-[a-z-]+|x-unsub(?:scribe)?|errors-to|precedence|sender|x-sender|resent-[a-z-]+|original-[a-z-]+|x-original-[a-z-]+|delivered-to|delivery-date|envelope-to|x-envelope-to|x-mime-autoconverted|x-converted-to-plain-text|x-mailscanner[a-z-]*|x-spam[a-z-]*|x-virus-scanned|x-antispam|x-antivirus[a-z-]*|x-scanned-by|x-filtered-by|status|x-status|x-keywords|x-uidl?|x-flags|lines|content-length|return-path|x-bugzilla-[a-z-]+|xref|x-gnus-[a-z-]+|x-vm-[a-z-]+|x-imapbase)$/;
 
 function headerTokens(input: SpamInput, ctx: ScanContext, ts: TokenSet, o: Required<TokenizerOptions>): void {
   const p = input.parsed;
@@ -195,6 +289,7 @@ function headerTokens(input: SpamInput, ctx: ScanContext, ts: TokenSet, o: Requi
 
   let n = 0;
   for (const name of new Set(ctx.headerNames())) {
+    if (IGNORED_HEADERS.test(name)) continue;
     if (name.length <= 40) ts.add(`hdr:${name}`);
     if (++n >= 80) break;
   }
@@ -215,14 +310,13 @@ function headerTokens(input: SpamInput, ctx: ScanContext, ts: TokenSet, o: Requi
 function bodyTokens(ctx: ScanContext, ts: TokenSet, o: Required<TokenizerOptions>): void {
   const html = ctx.html;
   if (html) {
-    let n = 0;
-    for (const t of html.tags) {
-      if (t.length <= 20) ts.add(`html:${t}`);
-      if (++n >= 40) break;
-    }
+    // What the HTML does, not which elements lay it out (see the note at the top).
     if (html.hiddenText) ts.add('html:hiddentext');
     ts.add(`html:img:${bucket(html.images)}`);
     if (ctx.htmlOnly) ts.add('html:only');
+    if (html.forms) ts.add('html:form');
+    if (html.scripts) ts.add('html:script');
+    if (html.iframes) ts.add('html:iframe');
   }
   const urls = ctx.urls;
   ts.add(`url:n:${bucket(urls.length)}`);
@@ -244,7 +338,13 @@ function bodyTokens(ctx: ScanContext, ts: TokenSet, o: Required<TokenizerOptions
     return ' ';
   });
   if (!text.trim()) ts.add('body:empty');
+  scriptTokens(text, ts);
   words(text, ts, '', o);
+  // Text the reader does not see (bayes poison, keyword stuffing) counts apart from the
+  // visible words, as SpamAssassin's "I*:" tokens.
+  const hidden = html?.hiddenText;
+  if (hidden) words(hidden.slice(0, 16 * 1024), ts, 'hidden:', o);
+  if (o.bigrams) bigrams(text, ts, o);
 }
 
 /** The distinct tokens of a message (at most `maxTokens`). */

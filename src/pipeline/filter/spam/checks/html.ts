@@ -6,6 +6,7 @@ import { defineRules, hit } from './rules.ts';
 
 export const HTML_RULES = defineRules({
   HTML_ONLY: { score: 0.5, description: 'Message has an HTML body and no plain-text alternative' },
+  HTML_MIME_NO_HTML_TAG: { score: 0.6, description: 'HTML-only message whose HTML has no <html> element (a fragment written by bulk software)' },
   HTML_HIDDEN_TEXT: { score: 1.0, description: 'HTML hides text from the reader (display:none, zero size or text coloured like its background)' },
   HTML_IMAGE_ONLY: { score: 1.0, description: 'HTML shows images with almost no text (under 100 letters)' },
   HTML_ENTITY_OBFUSCATION: { score: 1.0, description: 'HTML writes ordinary letters as numeric character references (&#101;) to hide words' },
@@ -29,7 +30,12 @@ export const htmlCheck: SpamCheck = {
     const h = ctx.html;
     if (!h) return [];
     const out: SpamSymbol[] = [];
-    if (ctx.htmlOnly) out.push(hit(HTML_RULES, 'HTML_ONLY'));
+    if (ctx.htmlOnly) {
+      out.push(hit(HTML_RULES, 'HTML_ONLY'));
+      // Mail programs that send HTML alone write a whole document; a bare fragment comes
+      // from scripts (mail programs that send fragments, like webmail, add a text part).
+      if (!h.tags.has('html')) out.push(hit(HTML_RULES, 'HTML_MIME_NO_HTML_TAG'));
+    }
     const hiddenLetters = letters(h.hiddenText);
     if (hiddenLetters >= 30) out.push(hit(HTML_RULES, 'HTML_HIDDEN_TEXT'));
     const visibleLetters = letters(h.visibleText);

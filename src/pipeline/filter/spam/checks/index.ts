@@ -7,6 +7,7 @@ import { capitalsCheck, CAPITALS_RULES } from './capitals.ts';
 import { dateCheck, DATE_RULES } from './date.ts';
 import { encodedWordsCheck, ENCODED_WORD_RULES } from './encoded-words.ts';
 import { fromCheck, FROM_RULES } from './from.ts';
+import { freemailCheck, FREEMAIL_RULES } from './freemail.ts';
 import { headerStructureCheck, HEADER_STRUCTURE_RULES } from './header-structure.ts';
 import { htmlCheck, HTML_RULES } from './html.ts';
 import { linksCheck, LINK_RULES } from './links.ts';
@@ -17,19 +18,19 @@ import { obfuscationCheck, OBFUSCATION_RULES } from './obfuscation.ts';
 import { receivedCheck, RECEIVED_RULES } from './received.ts';
 
 export {
-  attachmentsCheck, authCheck, capitalsCheck, dateCheck, encodedWordsCheck, fromCheck, headerStructureCheck, htmlCheck,
+  attachmentsCheck, authCheck, capitalsCheck, dateCheck, encodedWordsCheck, freemailCheck, fromCheck, headerStructureCheck, htmlCheck,
   linksCheck, mailerCheck, messageIdCheck, mimeCheck, obfuscationCheck, receivedCheck,
 };
 
 export function defaultChecks(): SpamCheck[] {
   return [
-    dateCheck, messageIdCheck, fromCheck, headerStructureCheck, encodedWordsCheck, receivedCheck, mailerCheck, mimeCheck,
+    dateCheck, messageIdCheck, fromCheck, freemailCheck, headerStructureCheck, encodedWordsCheck, receivedCheck, mailerCheck, mimeCheck,
     htmlCheck, linksCheck, obfuscationCheck, capitalsCheck, attachmentsCheck, authCheck,
   ];
 }
 
 /** Every symbol the built-in checks can emit, with its default score and description. */
 export const BUILTIN_RULES: RuleTable = Object.freeze({
-  ...DATE_RULES, ...MESSAGE_ID_RULES, ...FROM_RULES, ...HEADER_STRUCTURE_RULES, ...ENCODED_WORD_RULES, ...RECEIVED_RULES,
+  ...DATE_RULES, ...MESSAGE_ID_RULES, ...FROM_RULES, ...FREEMAIL_RULES, ...HEADER_STRUCTURE_RULES, ...ENCODED_WORD_RULES, ...RECEIVED_RULES,
   ...MAILER_RULES, ...MIME_RULES,  ...HTML_RULES, ...LINK_RULES, ...OBFUSCATION_RULES, ...CAPITALS_RULES, ...ATTACHMENT_RULES, ...AUTH_RULES,
 });
