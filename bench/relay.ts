@@ -41,6 +41,7 @@ import {
 } from '../test/helpers/peers.ts';
 import { hostCpu, hostCpuPercent, RssPoller, sampleTree } from './proc-stats.ts';
 import { driveSmtp, loadCorpus } from './smtp-driver.ts';
+import { startTestDns, type TestDns } from '../test/helpers/dns-server.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const env = process.env;
@@ -193,7 +194,34 @@ export const gatewayScenarios: GatewayScenario[] = [
       if (process.env.BENCH_DEST_CONC) await ctx.hermes(['settings', 'set', 'delivery.concurrencyPerDestination', process.env.BENCH_DEST_CONC, '--data-dir', ctx.dataDir]);
     },
   },
+  {
+    // Inbound with sender verification: SPF, DKIM, DMARC, ARC through the local DNS server.
+    name: 'gw+verify',
+    async prepare(ctx) {
+      await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
+    },
+  },
+  {
+    // Outbound from a relay network with DKIM signing (RSA-2048) of the sender's domain.
+    name: 'gw+dkim-sign',
+    async prepare(ctx) {
+      await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['network', 'add', '127.0.0.0/8', '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['dkim', 'generate', FROM.split('@')[1]!, '--data-dir', ctx.dataDir]);
+    },
+  },
 ];
+
+/** The local DNS server every benchmarked gateway uses (no lookups leave the machine). */
+let benchDns: TestDns | null = null;
+async function benchDnsServer(): Promise<TestDns> {
+  const senderDomain = FROM.split('@')[1]!;
+  benchDns ??= await startTestDns({
+    [senderDomain]: { TXT: ['v=spf1 ip4:127.0.0.0/8 -all'], A: ['127.0.0.1'] },
+    [`_dmarc.${senderDomain}`]: { TXT: ['v=DMARC1; p=none'] },
+  });
+  return benchDns;
+}
 
 /** Runs the CLI the way `npx tsx src/cli/main.ts` does, minus the npx/tsx wrapper processes. */
 const HERMES_ARGV = ['--import', 'tsx', path.join(REPO, 'src', 'cli', 'main.ts')];
@@ -223,7 +251,8 @@ function gatewaySystem(scenario: GatewayScenario): System {
       const logFile = path.join(workDir, 'gateway.log');
       const smtpPort = await findFreePort();
       const hermes = (args: string[]) => runHermes(args, logFile);
-      await hermes(['init', '--data-dir', dataDir, '--hostname', 'mx.test.local', '--smtp-port', String(smtpPort), '--smtp-host', '127.0.0.1']);
+      const dns = await benchDnsServer();
+      await hermes(['init', '--data-dir', dataDir, '--hostname', 'mx.test.local', '--smtp-port', String(smtpPort), '--smtp-host', '127.0.0.1', '--dns', dns.server]);
       await scenario.prepare({ dataDir, smtpPort, sinkPort, hermes });
       // Logs go to a file, not through this process, so reading them costs the bench nothing.
       const fd = openSync(logFile, 'a');
@@ -325,6 +354,8 @@ interface Row {
   hostBusyPct: number;
   hostIowaitPct: number;
   ratio?: number;
+  /** msgs/s over the plain-relay gateway row of the same load. */
+  vsPlain?: number;
   error?: string;
 }
 
@@ -408,7 +439,7 @@ function fmt(n: number, digits: number): string {
 }
 
 function table(rows: Row[]): string {
-  const head = ['load', 'system', 'messages', 'elapsed s', 'msgs/s', 'accept/s', 'CPU ms/msg', 'peak RSS MB', 'peak PSS MB', 'procs', 'host busy/io %', 'vs Postfix'];
+  const head = ['load', 'system', 'messages', 'elapsed s', 'msgs/s', 'accept/s', 'CPU ms/msg', 'peak RSS MB', 'peak PSS MB', 'procs', 'host busy/io %', 'vs Postfix', 'vs plain gw'];
   const body = rows.map((r) => [
     r.load,
     r.system,
@@ -422,6 +453,7 @@ function table(rows: Row[]): string {
     String(r.peakProcesses || '-'),
     `${fmt(r.hostBusyPct, 0)}/${fmt(r.hostIowaitPct, 0)}`,
     r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)}x`,
+    r.vsPlain === undefined ? '-' : `${r.vsPlain.toFixed(2)}x`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -488,6 +520,7 @@ async function main(): Promise<void> {
   try {
     for (const load of loads) {
       let baseline: number | undefined;
+      let plainGateway: number | undefined;
       for (const system of systems) {
         const runs: Row[] = [];
         for (let i = 0; i < REPEAT; i++) {
@@ -500,10 +533,13 @@ async function main(): Promise<void> {
         const row = medianRow(runs);
         if (system === postfixSystem) baseline = row.error ? undefined : row.msgsPerS;
         else if (baseline !== undefined && Number.isFinite(row.msgsPerS)) row.ratio = row.msgsPerS / baseline;
+        if (row.system === 'gateway' && !row.error) plainGateway = row.msgsPerS;
+        else if (row.system !== 'postfix' && plainGateway !== undefined && Number.isFinite(row.msgsPerS)) row.vsPlain = row.msgsPerS / plainGateway;
         rows.push(row);
       }
     }
   } finally {
+    await benchDns?.close();
     if (env.BENCH_KEEP !== '1') await fsp.rm(workRoot, { recursive: true, force: true }).catch(() => undefined);
   }
 
