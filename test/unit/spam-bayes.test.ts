@@ -195,7 +195,7 @@ test('tokenizer: prefixed header tokens, decoded and stripped bodies, URLs as ho
     body: '<html><body><p>Get <b>FREE</b> shipping&nbsp;today at <a href="https://www.shop.example.net/sale?id=77">our store</a>.</p><script>var hidden = 1;</script></body></html>',
   });
   const toks = tokenize(html, new ScanContext(html));
-  for (const t of ['subject:FREE', 'subject:shipping', 'subject:punct:!!!', 'from:dom:shop.example.net', 'from:dom:example.net', 'from:name:deals', 'FREE', 'shipping', 'today', 'url:www.shop.example.net', 'url:example.net', 'url:path:sale', 'html:b', 'html:only', 'ct:text/html', 'hdr:message-id']) {
+  for (const t of ['subject:FREE', 'subject:shipping', 'subject:punct:!!!', 'from:dom:shop.example.net', 'from:dom:example.net', 'from:name:deals', 'FREE', 'shipping', 'today', 'url:www.shop.example.net', 'url:example.net', 'url:path:sale', 'html:only', 'ct:text/html', 'hdr:message-id']) {
     assert.ok(toks.includes(t), `missing ${t} in ${toks.join(' ')}`);
   }
   assert.ok(!toks.some((t) => t.includes('<') || t.includes('hidden') || t.includes('://')), toks.join(' '));

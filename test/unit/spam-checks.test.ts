@@ -161,6 +161,10 @@ const CASES: Record<string, Variant> = {
   HELO_IS_LOCAL_DOMAIN: { envelope: { ...ENVELOPE, helo: 'ours.example' } },
   // mailer
   PRIORITY_HIGH: { add: [['X-Priority', '1 (Highest)']] },
+  // freemail: a Gmail sender whose trace never touched Google
+  FORGED_FREEMAIL_RCVD: { set: { From: 'Alice <alice.example@gmail.com>' } },
+  MISSING_MIMEOLE: { add: [['X-MSMail-Priority', 'Normal']] },
+  MSGID_OUTLOOK_NO_MUA: { set: { 'Message-ID': '<000a01c2b3c4$1a2b3c4d$0100a8c0@sender.example>' } },
   FORGED_OUTLOOK_MSGID: { add: [['X-Mailer', 'Microsoft Outlook Express 6.00.2600.0000']] },
   // mime
   MIME_QP_LONG_LINE: {
@@ -175,6 +179,7 @@ const CASES: Record<string, Variant> = {
   MIME_HTML_NO_CHARSET: htmlOnly(NEWSLETTER_HTML, 'text/html'),
   // html
   HTML_ONLY: htmlOnly(NEWSLETTER_HTML),
+  HTML_MIME_NO_HTML_TAG: htmlOnly('<p>Hello Bob, here is the <b>monthly</b> project report you asked for.</p><p>See you on Thursday.</p>'),
   HTML_HIDDEN_TEXT: {
     raw: alternative(
       'Our monthly report is attached for your review.',
