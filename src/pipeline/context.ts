@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { MessageDirection } from '../db/schema.ts';
 import type { AuthVerdict } from './verify/authenticate.ts';
 import type { AuthDecision } from './verify/dmarc-enforce.ts';
+import type { FilterFindings } from './filter/findings.ts';
 
 export interface SmtpReply {
   code: number;
@@ -49,6 +50,8 @@ export interface MessageContext {
    * message was not verified (from the relay networks, or verification is off).
    */
   auth?: MessageAuth;
+  /** What the filter stages (malware, attachments, spam, rules) found; the decide stage acts on it. */
+  findings: FilterFindings;
   readonly log: Logger;
   /** Adds an event to this message's trace. */
   trace(type: string, detail?: unknown): void;

@@ -195,6 +195,7 @@ export class MxServer {
       prepend: [],
       body: raw,
       reject: null,
+      findings: {},
       log,
       trace: (type, detail) => events.push({ type, detail }),
     };

@@ -35,6 +35,7 @@ function ctxFor(raw: Buffer, o: { trusted?: boolean; mailFrom?: string; ip?: str
     prepend: [],
     body: raw,
     reject: null,
+    findings: {},
     log,
     trace: (type, detail) => events.push([type, detail]),
     events,
