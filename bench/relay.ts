@@ -22,6 +22,7 @@
 //   BENCH_JSON=path          also write the results as JSON
 //   BENCH_KEEP=1             keep the work directory (logs, spools) for inspection
 //   BENCH_WORK_DIR=dir       where to put it (default: the OS temp dir, same disk here)
+//   BENCH_CPU_PROF=dir       write a V8 CPU profile of each gateway process there (open in Chrome DevTools)
 //   HERMES_SHARED_DIR=dir    shared data (default <repo>/../shared) for the corpus load
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -195,6 +196,16 @@ export const gatewayScenarios: GatewayScenario[] = [
     },
   },
   {
+    // Plain relay in one process (no cluster workers): shows what the workers add.
+    name: 'gw-1proc',
+    async prepare(ctx) {
+      await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['settings', 'set', 'auth.verify', 'false', '--data-dir', ctx.dataDir]);
+      const file = path.join(ctx.dataDir, 'hermes.json');
+      await fsp.writeFile(file, JSON.stringify({ ...JSON.parse(await fsp.readFile(file, 'utf8')), workers: 1 }, null, 2));
+    },
+  },
+  {
     // Inbound with sender verification: SPF, DKIM, DMARC, ARC through the local DNS server.
     name: 'gw+verify',
     async prepare(ctx) {
@@ -225,6 +236,7 @@ async function benchDnsServer(): Promise<TestDns> {
 
 /** Runs the CLI the way `npx tsx src/cli/main.ts` does, minus the npx/tsx wrapper processes. */
 const HERMES_ARGV = ['--import', 'tsx', path.join(REPO, 'src', 'cli', 'main.ts')];
+const PROFILE_ARGV = env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(env.BENCH_CPU_PROF)}`] : [];
 
 function runHermes(args: string[], logFile: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -258,7 +270,7 @@ function gatewaySystem(scenario: GatewayScenario): System {
       const fd = openSync(logFile, 'a');
       let child: ChildProcess;
       try {
-        child = spawn(process.execPath, [...HERMES_ARGV, 'start', '--data-dir', dataDir], {
+        child = spawn(process.execPath, [...PROFILE_ARGV, ...HERMES_ARGV, 'start', '--data-dir', dataDir], {
           cwd: REPO,
           stdio: ['ignore', fd, fd],
           env: { ...process.env, ...scenario.env },
