@@ -4,6 +4,7 @@ import type { CompiledQuery } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-schedule.ts';
 import { parseCidr } from '../smtp/cidr.ts';
+import { DEFAULT_IP_ZONES, DEFAULT_URI_ZONES, validateZoneList, validateZoneNames, type DnsListZone } from '../pipeline/filter/dnsbl/zones.ts';
 
 export interface Settings {
   'smtp.maxMessageSize': number;
@@ -48,6 +49,24 @@ export interface Settings {
   /** Sealing domain (d=); a DKIM key with this domain and arc.selector must exist (RSA). */
   'arc.domain': string | null;
   'arc.selector': string | null;
+
+  // ---- Quarantine store.
+  /** Held messages are purged this many days after they were held (released or not). */
+  'quarantine.retentionDays': number;
+
+  // ---- DNS blocklists: the client IP (dnsbl) and the domains linked in the body (uribl).
+  /** Query the blocklists at all (they are spam symbols; rejectZones also needs this). */
+  'dnsbl.enabled': boolean;
+  /** Zones for the client IP, with symbol, weight and the answers that count. */
+  'dnsbl.ipZones': DnsListZone[];
+  /** Zones for the registered domains of URLs in the body. */
+  'dnsbl.uriZones': DnsListZone[];
+  /** All lookups of one message share this budget; what did not answer in time is skipped (and traced). */
+  'dnsbl.budgetMs': number;
+  /** A client listed in one of these zones (any ipZones answer) is refused in the session: 554 5.7.1. */
+  'dnsbl.rejectZones': string[];
+  /** At most this many distinct URL domains are looked up per message. */
+  'dnsbl.maxUriDomains': number;
 }
 
 export interface AuthBypassList {
@@ -81,6 +100,13 @@ export const SETTINGS_DEFAULTS: Settings = {
   'arc.enabled': false,
   'arc.domain': null,
   'arc.selector': null,
+  'quarantine.retentionDays': 30,
+  'dnsbl.enabled': true,
+  'dnsbl.ipZones': DEFAULT_IP_ZONES,
+  'dnsbl.uriZones': DEFAULT_URI_ZONES,
+  'dnsbl.budgetMs': 1500,
+  'dnsbl.rejectZones': [],
+  'dnsbl.maxUriDomains': 20,
 };
 
 export type SettingKey = keyof Settings;
@@ -172,6 +198,18 @@ function bypassList(key: string, value: unknown): void {
 }
 
 const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => void>> = {
+  'quarantine.retentionDays': (key, value) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 3650) throw new Error(`${key} must be a whole number of days between 1 and 3650`);
+  },
+  'dnsbl.ipZones': validateZoneList,
+  'dnsbl.uriZones': validateZoneList,
+  'dnsbl.rejectZones': validateZoneNames,
+  'dnsbl.budgetMs': (key, value) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 50 || value > 30_000) throw new Error(`${key} must be a number of milliseconds between 50 and 30000`);
+  },
+  'dnsbl.maxUriDomains': (key, value) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 200) throw new Error(`${key} must be a whole number between 0 and 200`);
+  },
   'auth.dmarcQuarantine': oneOf('quarantine', 'tag', 'none'),
   'auth.spfHardFail': oneOf('none', 'tag', 'reject'),
   'auth.onTempError': oneOf('tempfail', 'neutral'),

@@ -115,6 +115,61 @@ export interface DkimKeysTable {
   remove_after: number | null;
 }
 
+// ---- Quarantine store (migration 6): the message itself is a sealed file under the
+// data tier (see quarantine/quarantine-store.ts); these rows say what it is and its state.
+export type QuarantineState = 'held' | 'released' | 'deleted';
+
+export interface QuarantineTable {
+  /** Quarantine id (same shape as a queue id, but its own). */
+  id: string;
+  /** The queue id the message had when it was received. */
+  message_id: string;
+  received_at: number;
+  held_at: number;
+  direction: MessageDirection;
+  mail_from: string;
+  header_from: string | null;
+  subject: string | null;
+  message_id_header: string | null;
+  /** 'spam' | 'malware' | 'banned' | 'badheader' | 'rule' | 'auth' */
+  category: string;
+  score: number | null;
+  /** JSON: [{name, score, description?}] */
+  symbols: string;
+  reason: string;
+  size: number;
+  /** File relative to the quarantine directory. */
+  file: string;
+  /** held while any recipient is held; released when none is held and one was released; deleted. */
+  state: QuarantineState;
+  updated_at: number;
+}
+
+export interface QuarantineRecipientsTable {
+  quarantine_id: string;
+  address: string;
+  state: QuarantineState;
+  released_at: number | null;
+  /** Queue id of the released copy. */
+  released_as: string | null;
+}
+
+// ---- Message rules (migration 6); see pipeline/filter/rules/types.ts for the JSON shapes.
+export interface MessageRulesTable {
+  id: Generated<number>;
+  name: string;
+  description: string | null;
+  enabled: number;
+  priority: number;
+  match: string;
+  /** JSON RuleCondition[] */
+  conditions: string;
+  /** JSON RuleAction[] */
+  actions: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   migrations: MigrationsTable;
   messages: MessagesTable;
@@ -125,6 +180,9 @@ export interface Database {
   relay_networks: RelayNetworksTable;
   settings: SettingsTable;
   dkim_keys: DkimKeysTable;
+  quarantine: QuarantineTable;
+  quarantine_recipients: QuarantineRecipientsTable;
+  message_rules: MessageRulesTable;
 }
 
 export type MessageRow = Selectable<MessagesTable>;
@@ -135,3 +193,6 @@ export type EventRow = Selectable<EventsTable>;
 export type NewEvent = Insertable<EventsTable>;
 export type RelayDomainRow = Selectable<RelayDomainsTable>;
 export type DkimKeyRow = Selectable<DkimKeysTable>;
+export type QuarantineRow = Selectable<QuarantineTable>;
+export type QuarantineRecipientRow = Selectable<QuarantineRecipientsTable>;
+export type MessageRuleRow = Selectable<MessageRulesTable>;

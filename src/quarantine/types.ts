@@ -1,5 +1,6 @@
 // The contract between the decide stage, which holds messages, and the quarantine store.
 import type { FilterCategory } from '../pipeline/filter/findings.ts';
+import type { MessageDirection } from '../db/schema.ts';
 
 export interface QuarantineHold {
   /** The gateway's queue id of the message. */
@@ -16,6 +17,8 @@ export interface QuarantineHold {
   reason: string;
   /** The bytes as they would have been delivered (release delivers exactly these). */
   message: Buffer[];
+  /** Optional: the message's direction (default 'inbound'), kept so a release goes out the same way. */
+  direction?: MessageDirection;
 }
 
 export interface QuarantineSink {
