@@ -8,6 +8,7 @@ import { registerPolicy } from './policy-commands.ts';
 import { registerQueue } from './queue-commands.ts';
 import { registerTrace } from './trace-command.ts';
 import { registerDkim } from './dkim-commands.ts';
+import { registerFileRules } from './filerules-commands.ts';
 
 const program = new Command();
 program
@@ -22,6 +23,7 @@ registerPolicy(program);
 registerQueue(program);
 registerTrace(program);
 registerDkim(program);
+registerFileRules(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`hermes: ${(err as Error).message}`);

@@ -4,6 +4,7 @@ import type { CompiledQuery } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-schedule.ts';
 import { parseCidr } from '../smtp/cidr.ts';
+import { parseClamdAddress } from '../pipeline/filter/malware/clamd.ts';
 import { DEFAULT_IP_ZONES, DEFAULT_URI_ZONES, validateZoneList, validateZoneNames, type DnsListZone } from '../pipeline/filter/dnsbl/zones.ts';
 
 export interface Settings {
@@ -67,6 +68,16 @@ export interface Settings {
   'dnsbl.rejectZones': string[];
   /** At most this many distinct URL domains are looked up per message. */
   'dnsbl.maxUriDomains': number;
+
+  // ---- Malware scanning (malware stage). The built-in EICAR check always runs.
+  /** clamd to scan with: "unix:/run/clamav/clamd.ctl", "tcp:127.0.0.1:3310", or null for none. */
+  'malware.clamd': string | null;
+  /** When clamd cannot scan (down, timed out): 'tempfail' answers 451 so the sender retries; 'accept' lets mail through unscanned. */
+  'malware.onError': 'tempfail' | 'accept';
+  /** Deadline for one clamd scan, in ms. */
+  'malware.timeoutMs': number;
+  /** Larger messages are not sent to clamd: keep it at or below clamd's StreamMaxLength (Debian: 25M). */
+  'malware.maxScanBytes': number;
 }
 
 export interface AuthBypassList {
@@ -107,6 +118,10 @@ export const SETTINGS_DEFAULTS: Settings = {
   'dnsbl.budgetMs': 1500,
   'dnsbl.rejectZones': [],
   'dnsbl.maxUriDomains': 20,
+  'malware.clamd': null,
+  'malware.onError': 'tempfail',
+  'malware.timeoutMs': 30_000,
+  'malware.maxScanBytes': 25 * 1024 * 1024,
 };
 
 export type SettingKey = keyof Settings;
@@ -198,6 +213,18 @@ function bypassList(key: string, value: unknown): void {
 }
 
 const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => void>> = {
+  'malware.clamd': (key, value) => {
+    if (value === null) return;
+    if (typeof value !== 'string') throw new Error(`${key} must be "unix:/path/to/clamd.sock", "tcp:host:port" or null`);
+    parseClamdAddress(value); // throws a precise error
+  },
+  'malware.onError': oneOf('tempfail', 'accept'),
+  'malware.timeoutMs': (key, value) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 100 || value > 600_000) throw new Error(`${key} must be a number of milliseconds between 100 and 600000`);
+  },
+  'malware.maxScanBytes': (key, value) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1024) throw new Error(`${key} must be a whole number of bytes, at least 1024`);
+  },
   'quarantine.retentionDays': (key, value) => {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 3650) throw new Error(`${key} must be a whole number of days between 1 and 3650`);
   },
