@@ -12,6 +12,8 @@ import { MxServer } from './smtp/mx-server.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
 import { receivedHeaderStage } from './pipeline/received-header.ts';
 import { verifyStage } from './pipeline/verify/verify-stage.ts';
+import { modifyStage } from './pipeline/modify/modify-stage.ts';
+import { BodyConfigStore } from './pipeline/modify/body-config.ts';
 import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
@@ -66,6 +68,7 @@ export class Gateway {
     const pipeline = new Pipeline([
       verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
       receivedHeaderStage(config.hostname),
+      modifyStage({ config: new BodyConfigStore(db, () => policy.cached().serial), relayDomains: () => policy.cached().domains }),
       dkimSignStage({ keys }),
       arcSealStage({ authservId: config.hostname, keys, settings: currentSettings, resolver: dns.resolve }),
     ]);
