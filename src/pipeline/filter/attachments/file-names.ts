@@ -22,8 +22,8 @@ export function baseName(path: string): string {
 
 /**
  * The extensions of a name, outermost last: "Invoice.PDF.exe" → ["pdf", "exe"]. An
- * extension is 1 to 10 letters or digits after a dot; the leading part of the name
- * (before the first dot) is never one, so ".bashrc" has none.
+ * extension is 1 to 10 letters or digits after a dot. A name that is only an
+ * extension (".exe") has one: Windows runs it as such.
  */
 export function extensionsOf(name: string): string[] {
   const base = baseName(normaliseFileName(name)).replace(BIDI_CONTROLS, '');

@@ -65,6 +65,16 @@ const USUAL_EXTENSIONS: Record<string, string[]> = {
   'disk-image': ['img', 'ima', 'dsk', 'vfd'],
   vhd: ['vhd', 'vhdx'],
   jar: ['jar', 'war', 'ear'],
+  zip: ['zip'],
+  rar: ['rar'],
+  '7z': ['7z'],
+  cab: ['cab'],
+  ole: ['doc', 'dot', 'xls', 'xlt', 'xla', 'ppt', 'pot', 'pps', 'msg', 'pub', 'vsd'],
+  ooxml: ['docx', 'docm', 'dotx', 'dotm', 'xlsx', 'xlsm', 'xltx', 'xltm', 'xlam', 'pptx', 'pptm', 'potx', 'potm', 'ppsx', 'ppsm', 'vsdx', 'vsdm'],
+  odf: ['odt', 'ods', 'odp', 'odg', 'ott', 'ots', 'otp'],
+  pdf: ['pdf'],
+  rtf: ['rtf', 'doc'],
+  html: ['html', 'htm', 'xhtml', 'shtml'],
 };
 
 function globToRegExp(glob: string): RegExp {
