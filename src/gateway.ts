@@ -42,6 +42,7 @@ export class Gateway {
   readonly scheduler: DeliveryScheduler;
   readonly mx: MxServer;
   readonly #pool: SmtpClientPool;
+  readonly #indexDb: Db;
   readonly #log: Logger;
   readonly #config: LoadedConfig;
   readonly #node: number;
@@ -59,7 +60,10 @@ export class Gateway {
     this.#node = node;
     this.#workers = o.workers ?? 1;
     this.spool = new Spool(config.storage.spool, node);
-    this.index = new IndexWriter(db, log);
+    // The index writer has a connection of its own without a busy timeout (it retries on
+    // a timer); see IndexWriter.
+    this.#indexDb = openDatabase(config.storage.database, { synchronous: 'NORMAL', busyTimeoutMs: 0 });
+    this.index = new IndexWriter(this.#indexDb, log);
     const acceptor = new Acceptor(this.spool, this.index, log);
     // The stage list: later capabilities (verify, filter, decide, modify, encrypt, sign,
     // seal) take their place here, in this order.
@@ -137,6 +141,7 @@ export class Gateway {
     await this.scheduler.stop(Math.max(1000, deadlineMs - (Date.now() - t0)));
     this.#pool.close();
     await this.index.flush();
+    await this.#indexDb.destroy();
     await this.db.destroy();
   }
 }

@@ -15,6 +15,12 @@ export interface OpenOptions {
    * fsync'd spool files, so it need not pay an fsync per commit on the hot path.
    */
   synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * How long a statement waits for another process's write lock (default 10 s). SQLite
+   * waits by sleeping, which blocks the event loop; the gateway's batched index writer
+   * uses 0 and retries on a timer instead, so sessions keep running meanwhile.
+   */
+  busyTimeoutMs?: number;
 }
 
 export function openDatabase(file: string, opts: OpenOptions = {}): Db {
@@ -23,7 +29,7 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
   // WAL lets readers (CLI, console) run beside the gateway's writer.
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
-  sqlite.pragma('busy_timeout = 10000');
+  sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 10_000))}`);
   sqlite.pragma('foreign_keys = ON');
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
 }
@@ -50,4 +56,10 @@ function withStatementCache(sqlite: SQLite.Database, max = 256) {
       return stmt;
     },
   };
+}
+
+/** True for SQLite's "database is locked" (another connection holds the write lock). */
+export function isBusyError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT';
 }
