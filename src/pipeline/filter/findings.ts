@@ -40,6 +40,12 @@ export interface RuleMatch {
   action: 'score' | 'header' | 'redirect' | 'bcc' | 'quarantine' | 'reject' | 'bypass';
   /** Score to add, header line, or target address, per action. */
   value?: string | number;
+  /**
+   * The recipients the match holds for, when the rule judged recipients and only some
+   * of them matched (e.g. redirect only the copy to junk@office365.microsoft.com);
+   * absent: the whole message.
+   */
+  recipients?: string[];
 }
 
 export interface FilterFindings {

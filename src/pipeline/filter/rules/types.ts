@@ -9,7 +9,7 @@ export type RuleField =
   | 'header'
   /** The readable body text (text part, plus the visible text of the HTML part). */
   | 'body'
-  /** The message bytes as received, headers included (undecoded). */
+  /** The body as received, below the header block: undecoded (base64 stays base64), MIME boundaries included. */
   | 'rawbody'
   /** Each URL found in the body. */
   | 'uri'
