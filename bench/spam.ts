@@ -1,6 +1,7 @@
 // Spam filter accuracy and speed on the SpamAssassin public corpus, by stratified k-fold
 // cross-validation: Bayes learns k-1 folds and the held-out fold is scanned, so every
-// message is scored once by a classifier that never saw it.
+// message is scored once by a classifier that never saw it (nor a copy of it: copies of
+// one message share a fold).
 //
 //   npx tsx bench/spam.ts [--folds 5] [--seed 20030228] [--threshold 5] [--symbols] [--errors]
 //
@@ -8,7 +9,7 @@
 // the misclassified messages (for understanding, not for writing rules against them).
 import PostalMime from 'postal-mime';
 import type { Email } from 'postal-mime';
-import { loadSpamAssassinCorpus, spamAssassinCorpusDir, type CorpusMessage } from './lib/corpus.ts';
+import { duplicateKey, loadSpamAssassinCorpus, spamAssassinCorpusDir, type CorpusMessage } from './lib/corpus.ts';
 import { SpamEngine } from '../src/pipeline/filter/spam/engine.ts';
 import { Bayes } from '../src/pipeline/filter/spam/bayes.ts';
 import { MemoryBayesStore } from '../src/pipeline/filter/spam/bayes-memory-store.ts';
@@ -104,16 +105,26 @@ async function main(): Promise<void> {
   const parseMsPerMsg = Number(parseNs) / 1e6 / corpus.length;
   const parseCpuMsPerMsg = (parseCpuUs.user + parseCpuUs.system) / 1000 / corpus.length;
 
-  // Stratified folds: each class shuffled with the fixed seed, dealt round-robin.
+  // Stratified folds: each class's messages grouped by duplicateKey (copies of one message
+  // stay together), the groups shuffled with the fixed seed and dealt round-robin.
   const rand = prng(SEED);
   const samples: Sample[] = [];
+  let duplicates = 0;
   for (const label of ['spam', 'ham'] as const) {
-    const idx = shuffle(
-      corpus.map((_, i) => i).filter((i) => corpus[i]!.label === label),
-      rand,
-    );
-    idx.forEach((i, k) => samples.push({ msg: corpus[i]!, input: toInput(corpus[i]!, parsed[i]!), fold: k % FOLDS }));
+    const groups = new Map<string, number[]>();
+    corpus.forEach((m, i) => {
+      if (m.label !== label) return;
+      const key = duplicateKey(m.raw);
+      const g = groups.get(key);
+      if (g) g.push(i);
+      else groups.set(key, [i]);
+    });
+    shuffle([...groups.values()], rand).forEach((g, k) => {
+      if (g.length > 1) duplicates += g.length;
+      for (const i of g) samples.push({ msg: corpus[i]!, input: toInput(corpus[i]!, parsed[i]!), fold: k % FOLDS });
+    });
   }
+  process.stdout.write(`${duplicates} messages are copies of another (same body); each group of copies is kept in one fold\n`);
 
   const checks: SpamCheck[] = defaultChecks();
   const configs: Config[] = ['rules only', 'rules + Bayes', 'Bayes only', 'rules + Bayes, hard_ham never learned'].map((name) => ({

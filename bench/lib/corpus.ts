@@ -1,5 +1,6 @@
 // Loads the SpamAssassin public corpus from ../shared (or $HERMES_SHARED_DIR): the
 // labels.tsv index and the raw messages, with the mbox "From " envelope line removed.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,6 +144,19 @@ export function gatewayView(raw: Buffer): GatewayView {
   }
   const out = Buffer.concat([Buffer.from(kept.join('\n'), 'latin1'), raw.subarray(end)]);
   return { raw: out, helo, clientIp, receivedAt, hasTrace: hasTrace && mxHop !== null };
+}
+
+/**
+ * A key shared by copies of one message: its body with white space collapsed. The corpus
+ * holds the same mail more than once (one spam run caught by several traps, a list post
+ * received twice, 41 groups and 107 messages in all); cross-validation keeps such copies
+ * in one fold, or the classifier would be tested on mail it had learned.
+ */
+export function duplicateKey(raw: Buffer): string {
+  let sep = raw.indexOf('\n\n');
+  if (sep < 0) sep = raw.length;
+  const body = raw.subarray(sep).toString('latin1').replace(/\s+/g, ' ').trim();
+  return createHash('sha256').update(body).digest('hex');
 }
 
 /** Splits off the mbox "From " line, if the buffer starts with one. */

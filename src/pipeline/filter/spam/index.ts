@@ -3,8 +3,8 @@ export type { SpamSymbol, SpamInput, SpamCheck, SpamResult, SpamClass, SpamAuthR
 export { ScanContext } from './context.ts';
 export { SpamEngine, type SpamEngineOptions } from './engine.ts';
 export {
-  Bayes, messageDigest, chi2Q, DEFAULT_BAYES_BUCKETS, DEFAULT_BAYES_999,
-  type BayesOptions, type BayesBucket, type BayesClassification, type BayesStats, type LearnOutcome,
+  Bayes, messageDigest, chi2Q, DEFAULT_BAYES_BUCKETS, DEFAULT_BAYES_999, DEFAULT_BAYES_CURVE,
+  type BayesOptions, type BayesBucket, type BayesScoreCurve, type BayesClassification, type BayesStats, type LearnOutcome,
 } from './bayes.ts';
 export type { BayesStore, BayesChange, BayesTotals, TokenCounts } from './bayes-store.ts';
 export { MemoryBayesStore } from './bayes-memory-store.ts';

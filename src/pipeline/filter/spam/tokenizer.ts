@@ -1,6 +1,6 @@
 // Tokens for the Bayes classifier, in the SpamBayes tradition: words of the decoded body
-// (HTML reduced to its visible text, URLs reduced to their host names) and pairs of
-// adjacent words, and from the headers a set of prefixed tokens (subject words, sender
+// (HTML reduced to its visible text, URLs reduced to their host names), optionally pairs
+// of adjacent words, and from the headers a set of prefixed tokens (subject words, sender
 // and recipient domains, hosts and networks from the Received chain, mailer, content
 // types, header names). Each message yields a set: a token counts once however often it
 // appears.
@@ -11,7 +11,11 @@
 // set with any HTML mail, and a dozen of them outvoted the words of HTML newsletters), and
 // it leaves out the headers that mailing lists, mail stores and filters add (List-*,
 // X-Mailman-Version, Sender, X-Spam-*), as SpamAssassin's Bayes does: they say which lists
-// a user reads, which is ham evidence spam sent to those lists also carries.
+// a user reads, which is ham evidence spam sent to those lists also carries. For the same
+// reason word pairs are off by default: each pair repeats the evidence of its two words,
+// so a message's evidence is counted two and three times over and chi-square pushes both
+// its spam and its ham evidence to certainty, leaving it "unsure" (cross-validation:
+// pairs put a tenth of the spam in the unsure middle; without them, half as many).
 import type { SpamInput } from './types.ts';
 import type { ScanContext } from './context.ts';
 import { baseDomain, isIpHost } from './urls.ts';
@@ -21,19 +25,23 @@ export interface TokenizerOptions {
   maxTokens?: number;
   /** Shortest body word kept. Default 3. */
   minWordLength?: number;
-  /** Longest body word kept as itself; longer ones become a "skip" token. Default 20. */
+  /**
+   * Longest body word kept as itself; longer ones become a "skip" token (first letter and
+   * length in tens). Default 12, as SpamBayes: longer "words" are mostly run-together
+   * markup, encoded data and tracking ids, unique to one message.
+   */
   maxWordLength?: number;
   /** Body characters tokenized. Default 128 KiB. */
   maxBodyChars?: number;
   /**
    * Also emit each pair of adjacent body words ("bi:free shipping"). Pairs carry the
-   * phrasing ("act now", "dear friend", "to be removed") that single words lose.
-   * Default true.
+   * phrasing ("act now", "dear friend", "to be removed") that single words lose, but
+   * repeat the evidence of their words (see the note at the top). Default false.
    */
   bigrams?: boolean;
 }
 
-const DEFAULTS: Required<TokenizerOptions> = { maxTokens: 3000, minWordLength: 3, maxWordLength: 20, maxBodyChars: 128 * 1024, bigrams: true };
+const DEFAULTS: Required<TokenizerOptions> = { maxTokens: 3000, minWordLength: 3, maxWordLength: 12, maxBodyChars: 128 * 1024, bigrams: false };
 
 const URL_RE = /\b(?:(?:https?|ftp):\/\/|www\.)[^\s<>"'`]+/gi;
 // Bounded before the "@" so that a long run of letters cannot make the search quadratic.
