@@ -51,6 +51,24 @@ export interface Settings {
   'arc.domain': string | null;
   'arc.selector': string | null;
 
+  // ---- Content filter: the built-in spam engine, its Bayes classifier, and the decide stage.
+  /** Run the built-in spam engine on mail from outside (scores, X-Spam headers, policy actions). */
+  'spam.enabled': boolean;
+  /** Also score mail from the relay networks (our own users), under the sender's policy; off: malware and attachments only. */
+  'spam.scanOutbound': boolean;
+  /** Use the Bayes classifier (it scores only once it has learned spam.bayesMinSpam and spam.bayesMinHam messages). */
+  'spam.bayes': boolean;
+  'spam.bayesMinSpam': number;
+  'spam.bayesMinHam': number;
+  /** Learn inbound mail the rules (without Bayes) find clearly spam or clearly ham. */
+  'spam.autolearn': boolean;
+  /** Autolearn as spam at or above this score (Bayes symbols left out). */
+  'spam.autolearnSpamScore': number;
+  /** Autolearn as ham at or below this score (Bayes symbols left out). */
+  'spam.autolearnHamScore': number;
+  /** Symbols that put a message in the "bad header" policy category. */
+  'filter.badHeaderSymbols': string[];
+
   // ---- Quarantine store.
   /** Held messages are purged this many days after they were held (released or not). */
   'quarantine.retentionDays': number;
@@ -111,6 +129,15 @@ export const SETTINGS_DEFAULTS: Settings = {
   'arc.enabled': false,
   'arc.domain': null,
   'arc.selector': null,
+  'spam.enabled': true,
+  'spam.scanOutbound': false,
+  'spam.bayes': true,
+  'spam.bayesMinSpam': 200,
+  'spam.bayesMinHam': 200,
+  'spam.autolearn': true,
+  'spam.autolearnSpamScore': 12,
+  'spam.autolearnHamScore': 0.1,
+  'filter.badHeaderSymbols': ['MISSING_FROM', 'MULTIPLE_FROM', 'MULTIPLE_DATE', 'MULTIPLE_MSGID', 'DUPLICATE_HEADER', 'HEADER_8BIT_INVALID', 'MIME_NO_BOUNDARY'],
   'quarantine.retentionDays': 30,
   'dnsbl.enabled': true,
   'dnsbl.ipZones': DEFAULT_IP_ZONES,
@@ -212,6 +239,16 @@ function bypassList(key: string, value: unknown): void {
   }
 }
 
+function scoreSetting(key: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < -100 || value > 100) throw new Error(`${key} must be a score between -100 and 100`);
+}
+
+function wholeNumber(min: number, max: number) {
+  return (key: string, value: unknown) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new Error(`${key} must be a whole number between ${min} and ${max}`);
+  };
+}
+
 const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => void>> = {
   'malware.clamd': (key, value) => {
     if (value === null) return;
@@ -224,6 +261,13 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
   },
   'malware.maxScanBytes': (key, value) => {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1024) throw new Error(`${key} must be a whole number of bytes, at least 1024`);
+  },
+  'spam.autolearnSpamScore': scoreSetting,
+  'spam.autolearnHamScore': scoreSetting,
+  'spam.bayesMinSpam': wholeNumber(1, 1_000_000),
+  'spam.bayesMinHam': wholeNumber(1, 1_000_000),
+  'filter.badHeaderSymbols': (key, value) => {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !/^[A-Z0-9_]+$/.test(v))) throw new Error(`${key} must be a list of symbol names, e.g. ["MISSING_FROM"]`);
   },
   'quarantine.retentionDays': (key, value) => {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 3650) throw new Error(`${key} must be a whole number of days between 1 and 3650`);

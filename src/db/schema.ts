@@ -170,6 +170,72 @@ export interface MessageRulesTable {
   updated_at: number;
 }
 
+// ---- Content filter (migration 3)
+
+export type PolicyAction = 'deliver' | 'tag' | 'quarantine' | 'reject' | 'discard';
+
+export interface FilterPoliciesTable {
+  name: string;
+  description: string | null;
+  /** Spam score at which mail is tagged, quarantined (the spam action), rejected; null: level off. */
+  tag_score: number | null;
+  quarantine_score: number | null;
+  reject_score: number | null;
+  spam_action: PolicyAction;
+  malware_action: PolicyAction;
+  banned_action: PolicyAction;
+  badheader_action: PolicyAction;
+  subject_tag: string;
+  /** 0: recipients of this policy skip spam checks. */
+  spam_checks: number;
+  /** Named file rule set for banned attachments; null: the default set. */
+  file_rules: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type PolicyScope = 'recipient' | 'domain' | 'default';
+
+export interface FilterPolicyAssignmentsTable {
+  scope: PolicyScope;
+  /** Address for 'recipient', domain for 'domain', '' for 'default'. */
+  target: string;
+  policy: string;
+  created_at: number;
+}
+
+export type FilterListName = 'allow-all' | 'allow' | 'recipient-allow' | 'block';
+export type FilterListKind = 'address' | 'domain' | 'network';
+
+export interface FilterListsTable {
+  id: Generated<number>;
+  list: FilterListName;
+  /** '' for a global entry; else the recipient address or domain whose list it is. */
+  owner: string;
+  kind: FilterListKind;
+  value: string;
+  comment: string | null;
+  created_at: number;
+}
+
+export interface BayesTokensTable {
+  token: string;
+  spam: number;
+  ham: number;
+  atime: number;
+}
+
+export interface BayesLearnedTable {
+  digest: string;
+  class: 'spam' | 'ham';
+  learned_at: number;
+}
+
+export interface BayesTotalsTable {
+  class: 'spam' | 'ham';
+  messages: number;
+}
+
 export interface Database {
   migrations: MigrationsTable;
   messages: MessagesTable;
@@ -183,6 +249,12 @@ export interface Database {
   quarantine: QuarantineTable;
   quarantine_recipients: QuarantineRecipientsTable;
   message_rules: MessageRulesTable;
+  filter_policies: FilterPoliciesTable;
+  filter_policy_assignments: FilterPolicyAssignmentsTable;
+  filter_lists: FilterListsTable;
+  bayes_tokens: BayesTokensTable;
+  bayes_learned: BayesLearnedTable;
+  bayes_totals: BayesTotalsTable;
 }
 
 export type MessageRow = Selectable<MessagesTable>;
@@ -196,3 +268,5 @@ export type DkimKeyRow = Selectable<DkimKeysTable>;
 export type QuarantineRow = Selectable<QuarantineTable>;
 export type QuarantineRecipientRow = Selectable<QuarantineRecipientsTable>;
 export type MessageRuleRow = Selectable<MessageRulesTable>;
+export type FilterPolicyRow = Selectable<FilterPoliciesTable>;
+export type FilterListRow = Selectable<FilterListsTable>;

@@ -6,6 +6,8 @@ import type { MessageDirection } from '../db/schema.ts';
 import type { AuthVerdict } from './verify/authenticate.ts';
 import type { AuthDecision } from './verify/dmarc-enforce.ts';
 import type { FilterFindings } from './filter/findings.ts';
+import type { QuarantineHold } from '../quarantine/types.ts';
+import type { ListVerdict } from './decide/lists.ts';
 
 export interface SmtpReply {
   code: number;
@@ -52,6 +54,17 @@ export interface MessageContext {
   auth?: MessageAuth;
   /** What the filter stages (malware, attachments, spam, rules) found; the decide stage acts on it. */
   findings: FilterFindings;
+  /** Allow and block list matches (lists stage), for the filter stages and decide. */
+  lists?: ListVerdict;
+  /**
+   * Set by the decide stage when recipients are treated differently: one plan per copy.
+   * The pipeline forks there; the stages after decide run once per copy (pipeline.ts).
+   */
+  copies?: CopyPlan[];
+  /** On a copy made by the fork (other than the first): the queue id it was split from. */
+  parentId?: string;
+  /** On a copy to hold in the quarantine instead of queueing it for delivery. */
+  hold?: HoldRequest;
   readonly log: Logger;
   /** Adds an event to this message's trace. */
   trace(type: string, detail?: unknown): void;
@@ -60,6 +73,20 @@ export interface MessageContext {
 export interface MessageAuth {
   verdict: AuthVerdict;
   decision: AuthDecision;
+}
+
+/** Why a copy is held; the message bytes and envelope are added when it is stored. */
+export type HoldRequest = Pick<QuarantineHold, 'category' | 'score' | 'symbols' | 'reason'>;
+
+/** One copy of a message, as the decide stage plans it. */
+export interface CopyPlan {
+  recipients: RecipientContext[];
+  /** Hold this copy in the quarantine (after the per-copy stages ran) instead of queueing it. */
+  hold: HoldRequest | null;
+  /** What sets this copy apart, for the trace: "clean", "tagged", "quarantined". */
+  label: string;
+  /** Applies this copy's own changes (headers, subject tag) to it. */
+  apply(copy: MessageContext): void;
 }
 
 export interface Stage {

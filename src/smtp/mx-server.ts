@@ -9,11 +9,13 @@ import { BareNewlineGuard } from './bare-newline-guard.ts';
 import { normaliseIp } from './cidr.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import { finalMessage } from '../pipeline/pipeline.ts';
-import type { MessageContext, RecipientContext } from '../pipeline/context.ts';
+import type { CopyPlan, MessageContext, RecipientContext } from '../pipeline/context.ts';
 import { traceHeaders } from '../pipeline/headers.ts';
 import type { Acceptor } from '../spool/acceptor.ts';
 import { newQueueId } from '../spool/queue-id.ts';
 import type { IndexWriter } from '../trace/index-writer.ts';
+import type { NewEvent } from '../db/schema.ts';
+import type { QuarantineSink } from '../quarantine/types.ts';
 
 export interface MxServerOptions {
   hostname: string;
@@ -25,7 +27,17 @@ export interface MxServerOptions {
   pipeline: Pipeline;
   acceptor: Acceptor;
   index: IndexWriter;
+  /** Where the decide stage's held copies go (the quarantine store). */
+  quarantine?: QuarantineSink | null;
   log: Logger;
+}
+
+type TraceEvent = { type: string; detail: unknown };
+
+/** A copy of the message after the fork, with the trace events that go with it. */
+interface CopyRecord {
+  ctx: MessageContext;
+  events: TraceEvent[];
 }
 
 interface SessionState {
@@ -223,35 +235,99 @@ export class MxServer {
         };
       }
     }
-    if (!ctx.reject) await this.o.pipeline.run(ctx);
+    const copies: CopyRecord[] = [];
+    if (!ctx.reject) {
+      // Copies for delivery after the first get their own queue id and trace; the first,
+      // and copies to hold (never spooled), stay under the message's id and trace.
+      const makeCopy = (parent: MessageContext, plan: CopyPlan): MessageContext => {
+        const own = !plan.hold && copies.some((c) => !c.ctx.hold);
+        const copyEvents: TraceEvent[] = own ? [] : events;
+        const copyId = own ? newQueueId() : id;
+        const copy: MessageContext = {
+          ...parent,
+          id: copyId,
+          recipients: plan.recipients,
+          prepend: [...parent.prepend],
+          copies: undefined,
+          hold: plan.hold ?? undefined,
+          parentId: own ? id : undefined,
+          log: own ? log.child({ copyOf: id, queueId: copyId }) : log,
+          trace: (type, detail) => copyEvents.push({ type, detail }),
+        };
+        if (own) copy.trace('split', { parent: id, copy: plan.label, recipients: plan.recipients.map((r) => r.address) });
+        plan.apply(copy);
+        copies.push({ ctx: copy, events: copyEvents });
+        return copy;
+      };
+      await this.o.pipeline.run(ctx, makeCopy);
+    }
     if (ctx.reject) {
       log.info({ client: ip, reply: ctx.reject }, 'message rejected');
       this.#recordRejected(ctx, events);
       throw smtpError(ctx.reject.code, ctx.reject.enhanced, ctx.reject.message);
     }
+    if (!copies.length) copies.push({ ctx, events });
+
+    // Held copies first: the quarantine store keeps them durably before the reply.
+    for (const c of copies) {
+      if (!c.ctx.hold) continue;
+      const sink = this.o.quarantine;
+      if (!sink) throw smtpError(451, '4.3.0', 'Temporary failure: quarantine not available, try again later');
+      try {
+        const qid = await sink.hold({
+          messageId: id,
+          receivedAt: ctx.receivedAt,
+          mailFrom,
+          recipients: c.ctx.recipients.map((r) => r.address),
+          ...c.ctx.hold,
+          message: finalMessage(c.ctx),
+          direction: ctx.direction,
+        });
+        events.push({ type: 'quarantined', detail: { quarantineId: qid, recipients: c.ctx.recipients.map((r) => r.address), category: c.ctx.hold.category, reason: c.ctx.hold.reason } });
+      } catch (err) {
+        log.error({ err }, 'cannot hold message in quarantine');
+        throw smtpError(451, '4.3.0', 'Temporary failure storing the message, try again later');
+      }
+    }
 
     const { subject, messageId } = traceHeaders(raw);
     const now = Date.now();
-    await this.o.acceptor.accept(
-      {
-        id,
-        receivedAt: ctx.receivedAt.getTime(),
-        node: this.o.node,
-        direction: ctx.direction,
-        mailFrom,
-        recipients: ctx.recipients,
-        clientIp: ip,
-        clientHelo: client.helo,
-        clientPtr: client.ptr,
-        tls: client.tls,
-        messageId,
-        subject,
-        parentId: null,
-      },
-      finalMessage(ctx),
-      events.map((e) => ({ message_id: id, at: now, type: e.type, recipient: null, detail: JSON.stringify(e.detail ?? null) })),
-    );
-    log.info({ from: mailFrom, rcpts: recipients.length, size: raw.length }, 'queued');
+    const toRows = (msgId: string, evs: TraceEvent[]): NewEvent[] => evs.map((e) => eventRow(msgId, now, e));
+    const spooled = copies.filter((c) => !c.ctx.hold && c.ctx.recipients.length);
+    for (const c of spooled) {
+      await this.o.acceptor.accept(
+        {
+          id: c.ctx.id,
+          receivedAt: ctx.receivedAt.getTime(),
+          node: this.o.node,
+          direction: ctx.direction,
+          mailFrom,
+          recipients: c.ctx.recipients,
+          clientIp: ip,
+          clientHelo: client.helo,
+          clientPtr: client.ptr,
+          tls: client.tls,
+          messageId,
+          subject,
+          parentId: c.ctx.parentId ?? null,
+        },
+        finalMessage(c.ctx),
+        toRows(c.ctx.id, c.events),
+      );
+    }
+    if (!spooled.some((c) => c.ctx.id === id)) {
+      // Every recipient's copy was held or discarded: the message still gets its record.
+      await this.o.index.insertMessage(
+        {
+          id, received_at: ctx.receivedAt.getTime(), node: this.o.node, direction: ctx.direction, client_ip: ip, client_helo: client.helo,
+          client_ptr: client.ptr, tls: client.tls, mail_from: mailFrom, size: raw.length, message_id: messageId, subject,
+          spool_file: '', state: 'done', parent_id: null, done_at: now,
+        },
+        [],
+        toRows(id, events),
+      );
+    }
+    log.info({ from: mailFrom, rcpts: recipients.length, size: raw.length, copies: spooled.length, held: copies.length - spooled.length }, 'queued');
     return `Ok: queued as ${id}`;
   }
 
@@ -281,7 +357,7 @@ export class MxServer {
         },
         [],
         [
-          ...events.map((e) => ({ message_id: ctx.id, at: now, type: e.type, recipient: null, detail: JSON.stringify(e.detail ?? null) })),
+          ...events.map((e) => eventRow(ctx.id, now, e)),
           ...(events.some((e) => e.type === 'rejected')
             ? []
             : [{ message_id: ctx.id, at: now, type: 'rejected', recipient: null, detail: JSON.stringify({ reply: ctx.reject }) }]),
@@ -289,6 +365,12 @@ export class MxServer {
       )
       .catch((err: unknown) => ctx.log.error({ err }, 'cannot record rejected message'));
   }
+}
+
+/** A trace event as an index row; an event about one recipient says so in its recipient column. */
+function eventRow(messageId: string, at: number, e: TraceEvent): NewEvent {
+  const r = (e.detail as { recipient?: unknown } | null)?.recipient;
+  return { message_id: messageId, at, type: e.type, recipient: typeof r === 'string' ? r : null, detail: JSON.stringify(e.detail ?? null) };
 }
 
 function tlsDescription(session: SMTPServerSession): string {

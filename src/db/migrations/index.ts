@@ -4,6 +4,7 @@
 import type { Kysely } from 'kysely';
 import { m0001_core } from './0001_core.ts';
 import { m0002_dkim_keys } from './0002_dkim_keys.ts';
+import { m0003_content_filter } from './0003_content_filter.ts';
 import { m0004_file_rules } from './0004_file_rules.ts';
 import { m0005_body_changes } from './0005_body_changes.ts';
 import { m0006_quarantine_rules } from './0006_quarantine_rules.ts';
@@ -14,4 +15,4 @@ export interface Migration {
   up(db: Kysely<any>): Promise<void>;
 }
 
-export const MIGRATIONS: Migration[] = [m0001_core, m0002_dkim_keys, m0004_file_rules, m0005_body_changes, m0006_quarantine_rules];
+export const MIGRATIONS: Migration[] = [m0001_core, m0002_dkim_keys, m0003_content_filter, m0004_file_rules, m0005_body_changes, m0006_quarantine_rules];

@@ -1,0 +1,56 @@
+// `hermes lists`: allow and block lists, global or per recipient (or domain). Changes
+// apply to running gateways from their next message.
+import type { Command } from 'commander';
+import { addListEntry, LIST_DESCRIPTIONS, LIST_NAMES, listEntries, removeListEntry } from '../db/repos/lists.ts';
+import { printTable, withDataDir, withDb } from './context.ts';
+
+type D = { dataDir: string };
+
+const HELP = `
+Lists:
+${LIST_NAMES.map((l) => `  ${l.padEnd(16)} ${LIST_DESCRIPTIONS[l]}`).join('\n')}
+
+Entries: an address (user@example.com), a domain (example.com, also covering its
+subdomains; *@example.com means the same), or a client network (192.0.2.0/24).
+Senders are matched by envelope sender, client address and From header; an allow
+entry matches the From header only when DMARC passed for it.
+With --for, the entry belongs to that recipient's (or domain's) own list, which
+takes precedence over the global one; within one list, allow wins over block.
+
+Examples:
+  hermes lists add block spammer.example
+  hermes lists add allow newsletter@vendor.example --for alice@example.com
+  hermes lists add allow-all 192.0.2.10
+  hermes lists add recipient-allow abuse@example.com`;
+
+export function registerLists(program: Command): void {
+  const cmd = program.command('lists').description('allow and block lists (global and per recipient)').addHelpText('after', HELP);
+  withDataDir(
+    cmd
+      .command('add <list> <entry>')
+      .description(`add an entry to a list (${LIST_NAMES.join(', ')})`)
+      .option('--for <recipient>', "a recipient's or domain's own list (default: the global list)")
+      .option('--comment <text>', 'a note for admins'),
+  ).action(async (list: string, entry: string, o: D & { for?: string; comment?: string }) => {
+    await withDb(o.dataDir, async (db) => {
+      const r = await addListEntry(db, { list, value: entry, ...(o.for ? { owner: o.for } : {}), comment: o.comment ?? null });
+      console.log(`${r.list}${r.owner ? ` for ${r.owner}` : ' (global)'}: added ${r.kind} ${r.value}`);
+    });
+  });
+  withDataDir(cmd.command('remove <list> <entry>').description('remove an entry').option('--for <recipient>', "a recipient's or domain's own list")).action(
+    async (list: string, entry: string, o: D & { for?: string }) => {
+      await withDb(o.dataDir, async (db) => {
+        if (!(await removeListEntry(db, { list, value: entry, ...(o.for ? { owner: o.for } : {}) }))) throw new Error(`${entry} is not on the ${list} list${o.for ? ` of ${o.for}` : ''}`);
+        console.log(`removed ${entry} from ${list}${o.for ? ` of ${o.for}` : ''}`);
+      });
+    },
+  );
+  withDataDir(cmd.command('show').description('show list entries').option('--list <list>', 'only this list').option('--for <recipient>', "only this recipient's or domain's entries ('' for global)")).action(
+    async (o: D & { list?: string; for?: string }) => {
+      await withDb(o.dataDir, async (db) => {
+        const rows = await listEntries(db, { ...(o.list ? { list: o.list } : {}), ...(o.for !== undefined ? { owner: o.for } : {}) });
+        printTable(rows.map((r) => ({ ...r, owner: r.owner || '(global)', comment: r.comment ?? '' })), ['list', 'owner', 'kind', 'value', 'comment']);
+      });
+    },
+  );
+}

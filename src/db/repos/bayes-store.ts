@@ -1,0 +1,110 @@
+// The Bayes classifier's counts in the database (the BayesStore interface of the spam
+// engine). Batched as that interface's header describes: a message's tokens are read
+// with one statement and learned with one statement, whatever their number, by passing
+// them as a JSON array (json_each); the statement text never changes, so it stays in
+// the prepared-statement cache. Use times ("atime", for expiry) are written lazily:
+// collected in memory and flushed in one statement every minute or few thousand tokens.
+import { sql } from 'kysely';
+import type { Db } from '../database.ts';
+import type { BayesChange, BayesStore, BayesTotals, TokenCounts } from '../../pipeline/filter/spam/index.ts';
+import type { SpamClass } from '../../pipeline/filter/spam/index.ts';
+
+/** Use times are kept at this granularity: a token used again within a day is not rewritten. */
+const ATIME_GRANULARITY_MS = 24 * 3600 * 1000;
+const TOUCH_FLUSH_MS = 60_000;
+const TOUCH_FLUSH_TOKENS = 5000;
+
+export class SqlBayesStore implements BayesStore {
+  #touched = new Set<string>();
+  #touchAt = 0;
+  #lastFlush = Date.now();
+
+  constructor(private readonly db: Db) {}
+
+  async totals(): Promise<BayesTotals> {
+    const rows = await this.db.selectFrom('bayes_totals').select(['class', 'messages']).execute();
+    const t: BayesTotals = { spam: 0, ham: 0 };
+    for (const r of rows) if (r.class === 'spam' || r.class === 'ham') t[r.class] = Number(r.messages);
+    return t;
+  }
+
+  async counts(tokens: readonly string[], touch?: Date): Promise<Map<string, TokenCounts>> {
+    const out = new Map<string, TokenCounts>();
+    if (!tokens.length) return out;
+    const rows = await sql<{ token: string; spam: number; ham: number }>`
+      SELECT token, spam, ham FROM bayes_tokens WHERE token IN (SELECT value FROM json_each(${JSON.stringify(tokens)}))`.execute(this.db);
+    for (const r of rows.rows) out.set(r.token, { spam: Number(r.spam), ham: Number(r.ham) });
+    if (touch && out.size) {
+      for (const t of out.keys()) this.#touched.add(t);
+      this.#touchAt = Math.max(this.#touchAt, touch.getTime());
+      if (this.#touched.size >= TOUCH_FLUSH_TOKENS || Date.now() - this.#lastFlush >= TOUCH_FLUSH_MS) await this.flushTouches();
+    }
+    return out;
+  }
+
+  /** Writes the use times collected by counts(). */
+  async flushTouches(): Promise<void> {
+    if (!this.#touched.size) return;
+    const tokens = [...this.#touched];
+    const at = this.#touchAt;
+    this.#touched = new Set();
+    this.#lastFlush = Date.now();
+    await sql`UPDATE bayes_tokens SET atime = ${at}
+      WHERE atime < ${at - ATIME_GRANULARITY_MS} AND token IN (SELECT value FROM json_each(${JSON.stringify(tokens)}))`.execute(this.db);
+  }
+
+  async learned(digest: string): Promise<SpamClass | null> {
+    const r = await this.db.selectFrom('bayes_learned').select('class').where('digest', '=', digest).executeTakeFirst();
+    return r ? r.class : null;
+  }
+
+  async apply(changes: readonly BayesChange[]): Promise<void> {
+    for (const c of changes) {
+      if (c.delta !== 1 && c.delta !== -1) throw new Error(`invalid Bayes change delta ${String(c.delta)}`);
+      if (c.cls !== 'spam' && c.cls !== 'ham') throw new Error(`invalid Bayes class ${String(c.cls)}`);
+    }
+    await this.db.transaction().execute(async (trx) => {
+      for (const c of changes) {
+        const toks = JSON.stringify(c.tokens);
+        const at = c.at.getTime();
+        const spam = c.cls === 'spam' ? 1 : 0;
+        const ham = c.cls === 'ham' ? 1 : 0;
+        if (c.delta === 1) {
+          // "WHERE true" keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
+          await sql`INSERT INTO bayes_tokens (token, spam, ham, atime)
+            SELECT value, ${spam}, ${ham}, ${at} FROM json_each(${toks}) WHERE true
+            ON CONFLICT (token) DO UPDATE SET spam = spam + excluded.spam, ham = ham + excluded.ham, atime = MAX(atime, excluded.atime)`.execute(trx);
+          await sql`UPDATE bayes_totals SET messages = messages + 1 WHERE class = ${c.cls}`.execute(trx);
+          await sql`INSERT INTO bayes_learned (digest, class, learned_at) VALUES (${c.digest}, ${c.cls}, ${at})
+            ON CONFLICT (digest) DO UPDATE SET class = excluded.class, learned_at = excluded.learned_at`.execute(trx);
+        } else {
+          await sql`UPDATE bayes_tokens SET spam = MAX(spam - ${spam}, 0), ham = MAX(ham - ${ham}, 0)
+            WHERE token IN (SELECT value FROM json_each(${toks}))`.execute(trx);
+          await sql`DELETE FROM bayes_tokens WHERE spam = 0 AND ham = 0 AND token IN (SELECT value FROM json_each(${toks}))`.execute(trx);
+          await sql`UPDATE bayes_totals SET messages = MAX(messages - 1, 0) WHERE class = ${c.cls}`.execute(trx);
+          await sql`DELETE FROM bayes_learned WHERE digest = ${c.digest}`.execute(trx);
+        }
+      }
+    });
+  }
+
+  async tokenCount(): Promise<number> {
+    const r = await this.db.selectFrom('bayes_tokens').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  async clear(): Promise<void> {
+    this.#touched = new Set();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('bayes_tokens').execute();
+      await trx.deleteFrom('bayes_learned').execute();
+      await trx.updateTable('bayes_totals').set({ messages: 0 }).execute();
+    });
+  }
+
+  async expire(before: Date): Promise<number> {
+    await this.flushTouches();
+    const res = await this.db.deleteFrom('bayes_tokens').where('atime', '<', before.getTime()).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+}

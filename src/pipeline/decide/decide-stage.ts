@@ -1,0 +1,117 @@
+// The decide stage: the last stage that sees the message whole. It turns the findings
+// of the filter stages into each recipient's fate (decide.ts), the SMTP reply and the
+// copies to make (plan.ts), and leaves the copies' own changes (X-Spam headers, subject
+// tag) to the fork, so that modify, sign and seal run on each copy's final bytes.
+import type { Settings } from '../../config/settings.ts';
+import type { CopyPlan, MessageContext, RecipientContext, SmtpReply, Stage } from '../context.ts';
+import type { FilterConfig } from './filter-config.ts';
+import { decideRecipients } from './decide.ts';
+import { planDelivery, type CopyGroup } from './plan.ts';
+import { stripSpamHeaders, tagSubject } from './tagging.ts';
+
+export interface DecideStageOptions {
+  config: () => Promise<FilterConfig>;
+  settings: () => Settings;
+  /** Whether a quarantine store is there to hold messages. */
+  canHold: () => boolean;
+  /** Delivery route for an address added by a message rule (redirect, BCC). */
+  routeFor: (address: string) => { route: string; requireTls: boolean };
+}
+
+const MALWARE_TEMPFAIL: SmtpReply = { code: 451, enhanced: '4.7.1', message: 'Temporary failure scanning the message for malware; please try again later' };
+
+export function decideStage(o: DecideStageOptions): Stage {
+  return {
+    name: 'decide',
+    async run(ctx) {
+      const s = o.settings();
+      const cfg = await o.config();
+      const f = ctx.findings;
+      const allowAll = ctx.lists?.allowAll ?? null;
+
+      // A scanner that could not scan: by default the client tries again later, so no
+      // message passes unscanned; 'accept' carries on with what the others found.
+      const scanErrors = f.malware?.errors ?? [];
+      if (scanErrors.length && !f.malware?.infected.length && !allowAll) {
+        const onError = s['malware.onError'] ?? 'tempfail';
+        ctx.trace('malware-error', { errors: scanErrors.map((e) => `${e.engine}: ${e.error}`), action: onError });
+        if (onError === 'tempfail') {
+          ctx.reject = MALWARE_TEMPFAIL;
+          return;
+        }
+      }
+
+      const inbound = !ctx.client.trusted;
+      const decisions = decideRecipients({
+        recipients: ctx.recipients.map((r) => r.address),
+        mailFrom: ctx.mailFrom,
+        outbound: !inbound,
+        findings: f,
+        lists: ctx.lists,
+        authAction: ctx.auth?.decision.action,
+        authReason: ctx.auth ? `sender authentication: ${ctx.auth.decision.reasons.join('; ') || 'DMARC quarantine'}` : undefined,
+        policies: cfg.policies,
+        badHeaderSymbols: new Set(s['filter.badHeaderSymbols']),
+      });
+      const rules = f.rules ?? [];
+      const plan = planDelivery(decisions, {
+        spam: f.spam,
+        spamHeaders: inbound || f.spam !== undefined,
+        canHold: o.canHold(),
+        extraHeaders: rules.filter((r) => r.action === 'header' && typeof r.value === 'string').map((r) => headerLine(String(r.value))).filter((h): h is string => h !== null),
+      });
+      for (const x of plan.fates) ctx.trace('policy', x);
+      if (plan.reject) {
+        ctx.reject = plan.reject;
+        return;
+      }
+      applyRedirects(plan.copies, rules, ctx);
+      if (inbound) ctx.body = stripSpamHeaders(ctx.body);
+
+      const byAddress = new Map(ctx.recipients.map((r) => [r.address.toLowerCase(), r]));
+      const recipient = (a: string): RecipientContext => byAddress.get(a.toLowerCase()) ?? { address: a, ...o.routeFor(a) };
+      ctx.copies = plan.copies.map((g): CopyPlan => ({
+        recipients: g.recipients.map(recipient),
+        hold: g.hold,
+        label: g.label,
+        apply(copy: MessageContext) {
+          copy.prepend.push(...g.headers);
+          if (g.subjectTag) {
+            const t = tagSubject(copy.body, g.subjectTag);
+            copy.body = t.body;
+            if (t.added) copy.prepend.push(t.added);
+          }
+        },
+      }));
+    },
+  };
+}
+
+/** "Name: value" from a message rule as a header line, or null when it is not one. */
+function headerLine(v: string): string | null {
+  const m = /^([!-9;-~]+):[ \t]*(.*)$/.exec(v.trim());
+  if (!m || /[\r\n]/.test(v)) return null;
+  return `${m[1]}: ${m[2]}\r\n`;
+}
+
+/** Message rules' redirect (the delivered copies go to another address instead) and BCC (one more recipient). */
+function applyRedirects(copies: CopyGroup[], rules: NonNullable<MessageContext['findings']['rules']>, ctx: MessageContext): void {
+  const redirect = rules.find((r) => r.action === 'redirect' && typeof r.value === 'string');
+  const delivered = copies.filter((c) => !c.hold);
+  if (redirect && delivered.length) {
+    const to = String(redirect.value);
+    for (const c of delivered) {
+      ctx.trace('redirect', { rule: redirect.rule, from: c.recipients, to });
+      c.recipients = [];
+    }
+    delivered[0]!.recipients = [to];
+    copies.splice(0, copies.length, ...copies.filter((c) => c.recipients.length));
+  }
+  for (const r of rules) {
+    if (r.action !== 'bcc' || typeof r.value !== 'string') continue;
+    const target = delivered.find((c) => c.recipients.length) ?? null;
+    if (!target) continue;
+    if (!target.recipients.some((a) => a.toLowerCase() === String(r.value).toLowerCase())) target.recipients.push(String(r.value));
+    ctx.trace('bcc', { rule: r.rule, to: r.value });
+  }
+}

@@ -1,0 +1,125 @@
+// The decision matrix: what each recipient gets, from the findings of the filter stages,
+// the recipient's policy and lists, and the sender-authentication verdict. Pure.
+//
+// Per recipient, every category that applies proposes an action and the most severe one
+// wins: reject > discard > quarantine > tag > deliver. Categories:
+//   malware   any infection                          → policy malware action
+//   banned    a file banned by the policy's rule set → policy banned action
+//   spam      score (plus rule scores) ≥ reject level → reject; ≥ quarantine level → the
+//             policy spam action; ≥ tag level → tag          (skipped: allow lists, policy)
+//   badheader a bad-header symbol fired               → policy badheader action (skipped like spam)
+//   rule      a message rule asked for quarantine or reject
+//   auth      DMARC p=quarantine (verify stage)       → quarantine
+//   list      the recipient's block list              → reject
+// The global allow-all list skips all of it: deliver.
+import type { PolicyAction } from '../../db/schema.ts';
+import type { FilterCategory, FilterFindings } from '../filter/findings.ts';
+import type { ListVerdict } from './lists.ts';
+import type { PolicyMap } from './policy.ts';
+
+export type DecisionCategory = FilterCategory | 'rule' | 'auth' | 'list';
+
+export interface RecipientDecision {
+  address: string;
+  policy: string;
+  /** How the policy was found ("recipient x", "domain y", "default", "sender z" for outbound). */
+  via: string;
+  action: PolicyAction;
+  /** What caused the action; null when nothing did (deliver). */
+  category: DecisionCategory | null;
+  /** One line for admins. */
+  reason: string;
+  /** The spam score counted for this recipient (engine score plus rule scores); null when not scanned or skipped. */
+  score: number | null;
+  /** Why spam checks did not count for this recipient, if they did not. */
+  spamSkipped: string | null;
+  /** Spam level reached the tag level (the delivered copy is tagged). */
+  spamTag: boolean;
+  subjectTag: string;
+}
+
+export interface DecideInput {
+  recipients: readonly string[];
+  mailFrom: string;
+  /** Mail from the relay networks: the sender's policy applies, not the recipients'. */
+  outbound: boolean;
+  findings: FilterFindings;
+  lists?: ListVerdict | undefined;
+  /** The verify stage's action ('quarantine' holds the message). */
+  authAction?: string | undefined;
+  authReason?: string | undefined;
+  policies: PolicyMap;
+  badHeaderSymbols: ReadonlySet<string>;
+}
+
+const SEVERITY: Record<PolicyAction, number> = { deliver: 0, tag: 1, quarantine: 2, discard: 3, reject: 4 };
+
+export function moreSevere(a: PolicyAction, b: PolicyAction): boolean {
+  return SEVERITY[a] > SEVERITY[b];
+}
+
+interface Proposal {
+  action: PolicyAction;
+  category: DecisionCategory;
+  reason: string;
+}
+
+const fmt = (n: number) => String(Math.round(n * 100) / 100);
+
+export function decideRecipients(input: DecideInput): RecipientDecision[] {
+  const f = input.findings;
+  const rules = f.rules ?? [];
+  const ruleScore = rules.filter((r) => r.action === 'score').reduce((s, r) => s + (Number(r.value) || 0), 0);
+  const bypass = rules.find((r) => r.action === 'bypass');
+  const infected = f.malware?.infected ?? [];
+  const badHeaders = (f.spam?.symbols ?? []).filter((s) => input.badHeaderSymbols.has(s.name)).map((s) => s.name);
+
+  return input.recipients.map((address) => {
+    const { policy, via } = input.outbound ? senderPolicy(input.policies, input.mailFrom) : input.policies.resolve(address);
+    const base = { address, policy: policy.name, via, subjectTag: policy.subjectTag, score: null, spamSkipped: null, spamTag: false };
+    if (input.lists?.allowAll) return { ...base, action: 'deliver', category: null, reason: input.lists.allowAll, spamSkipped: input.lists.allowAll };
+    const listed = input.lists?.recipients.get(address.toLowerCase());
+    if (listed?.block) return { ...base, action: 'reject', category: 'list', reason: listed.block };
+
+    const proposals: Proposal[] = [];
+    if (infected.length) {
+      proposals.push({ action: policy.actions.malware, category: 'malware', reason: `malware: ${infected.map((i) => `${i.name} in ${i.where}`).join(', ')}` });
+    }
+    const ruleSet = policy.fileRules ?? 'default';
+    const banned = (f.banned ?? []).filter((b) => b.ruleSet === ruleSet);
+    if (banned.length) {
+      proposals.push({ action: policy.actions.banned, category: 'banned', reason: `banned attachment: ${banned.map((b) => `${b.filename} (${b.reason})`).join(', ')}` });
+    }
+    const spamSkipped = bypass ? `message rule ${bypass.rule} bypasses the spam checks` : (listed?.skipSpam ?? (policy.spamChecks ? null : `policy ${policy.name} has spam checks off`));
+    let score: number | null = null;
+    let spamTag = false;
+    if (f.spam && !spamSkipped) {
+      score = Math.round((f.spam.score + ruleScore) * 100) / 100;
+      const lv = (n: number | null) => n !== null && score! >= n;
+      if (lv(policy.rejectScore)) proposals.push({ action: 'reject', category: 'spam', reason: `spam score ${fmt(score)} >= reject level ${policy.rejectScore}` });
+      else if (lv(policy.quarantineScore)) proposals.push({ action: policy.actions.spam, category: 'spam', reason: `spam score ${fmt(score)} >= ${policy.quarantineScore}` });
+      else if (lv(policy.tagScore)) proposals.push({ action: 'tag', category: 'spam', reason: `spam score ${fmt(score)} >= tag level ${policy.tagScore}` });
+      spamTag = lv(policy.tagScore);
+      if (badHeaders.length) proposals.push({ action: policy.actions.badheader, category: 'badheader', reason: `bad header: ${badHeaders.join(', ')}` });
+    }
+    for (const r of rules) {
+      if (r.action === 'quarantine') proposals.push({ action: 'quarantine', category: 'rule', reason: `message rule ${r.rule}` });
+      if (r.action === 'reject') proposals.push({ action: 'reject', category: 'rule', reason: `message rule ${r.rule}${typeof r.value === 'string' && r.value ? `: ${r.value}` : ''}` });
+    }
+    if (input.authAction === 'quarantine') proposals.push({ action: 'quarantine', category: 'auth', reason: input.authReason ?? 'DMARC policy quarantine' });
+
+    let chosen: Proposal | null = null;
+    for (const p of proposals) if (!chosen || moreSevere(p.action, chosen.action)) chosen = p;
+    const d: RecipientDecision = { ...base, score, spamSkipped, spamTag, action: 'deliver', category: null, reason: 'clean' };
+    if (chosen && chosen.action !== 'deliver') Object.assign(d, { action: chosen.action, category: chosen.category, reason: `${chosen.reason} (policy ${policy.name})` });
+    else if (chosen) d.reason = `${chosen.reason}; policy ${policy.name} delivers`;
+    return d;
+  });
+}
+
+/** Outbound mail is judged by its sender's policy (an assignment for the sender or its domain, else the default). */
+function senderPolicy(policies: PolicyMap, mailFrom: string) {
+  if (!mailFrom) return { policy: policies.default, via: 'default (null sender)' };
+  const r = policies.resolve(mailFrom);
+  return { policy: r.policy, via: r.via === 'default' ? 'default' : `sender ${r.via}` };
+}

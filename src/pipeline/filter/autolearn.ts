@@ -1,0 +1,55 @@
+// Autolearn: mail the rules alone (Bayes symbols left out, as SpamAssassin does, so
+// the classifier does not teach itself its own mistakes) find clearly spam or clearly
+// ham is learned, after the SMTP reply, one message at a time. When learning falls
+// behind, messages are skipped rather than queued without bound: autolearn is a way
+// to keep the classifier fresh, not a record of every message.
+import type { MessageContext } from '../context.ts';
+import type { Bayes, SpamClass, SpamInput, SpamResult } from './spam/index.ts';
+
+export interface AutolearnThresholds {
+  /** Learn as spam at or above this rules-only score. */
+  spamAt: number;
+  /** Learn as ham at or below this rules-only score. */
+  hamAt: number;
+}
+
+/** The class to learn a scanned message as, or null: the rules-only score decides. */
+export function autolearnClass(r: SpamResult, t: AutolearnThresholds): SpamClass | null {
+  let rules = r.score;
+  for (const s of r.symbols) if (s.name.startsWith('BAYES_')) rules -= s.score;
+  if (rules >= t.spamAt) return 'spam';
+  if (rules <= t.hamAt) return 'ham';
+  return null;
+}
+
+export class Autolearner {
+  #pending = 0;
+  #chain: Promise<void> = Promise.resolve();
+  learned = 0;
+  skipped = 0;
+
+  constructor(private readonly maxPending = 20) {}
+
+  consider(bayes: Bayes, input: SpamInput, r: SpamResult, t: AutolearnThresholds, ctx: MessageContext): void {
+    const cls = autolearnClass(r, t);
+    if (!cls) return;
+    if (this.#pending >= this.maxPending) {
+      this.skipped++;
+      return;
+    }
+    ctx.trace('autolearn', { as: cls });
+    this.#pending++;
+    this.#chain = this.#chain
+      .then(() => bayes.learn(input, cls))
+      .then(
+        () => void this.learned++,
+        (err: unknown) => ctx.log.warn({ err }, 'autolearn failed'),
+      )
+      .finally(() => this.#pending--);
+  }
+
+  /** Resolves when everything queued so far was learned (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.#chain;
+  }
+}
