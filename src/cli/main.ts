@@ -8,6 +8,9 @@ import { registerPolicy } from './policy-commands.ts';
 import { registerQueue } from './queue-commands.ts';
 import { registerTrace } from './trace-command.ts';
 import { registerDkim } from './dkim-commands.ts';
+import { registerQuarantine } from './quarantine-commands.ts';
+import { registerRules } from './rules-commands.ts';
+import { registerDnsbl } from './dnsbl-commands.ts';
 import { registerFileRules } from './filerules-commands.ts';
 
 const program = new Command();
@@ -23,6 +26,9 @@ registerPolicy(program);
 registerQueue(program);
 registerTrace(program);
 registerDkim(program);
+registerQuarantine(program);
+registerRules(program);
+registerDnsbl(program);
 registerFileRules(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
