@@ -191,3 +191,19 @@ test('attachment stage: findings for each rule set the recipients use, tagged wi
   await attachmentStage({ ruleSets: (n) => sets.get(n) }).run(clean);
   assert.deepEqual(clean.findings.banned, []);
 });
+
+test('files inside a forwarded message (.eml attachment) are judged too', async () => {
+  const inner = await composeMessage({ subject: 'original', attachments: [{ filename: 'invoice.pdf.exe', content: peExecutable() }] });
+  const banned = await bannedBy(DEFAULT_FILE_RULE_SET, [{ filename: 'forwarded.eml', content: inner, contentType: 'message/rfc822' }]);
+  // postal-mime folds the parts of an attached message into the message's own parts.
+  assert.deepEqual(banned.map((b) => [b.filename, b.rule]), [['invoice.pdf.exe', 'double-extension']]);
+});
+
+test('a payload pushed below the parser nesting limit (messages in messages, 12 deep) is still found', async () => {
+  let raw = await composeMessage({ subject: 'level 0', attachments: [{ filename: 'payload.scr', content: peExecutable() }] });
+  for (let level = 1; level < 12; level++) raw = await composeMessage({ subject: `level ${level}`, attachments: [{ filename: `fwd${level}.eml`, content: raw, contentType: 'message/rfc822' }] });
+  const banned = await bannedBy(DEFAULT_FILE_RULE_SET, [{ filename: 'fwd12.eml', content: raw, contentType: 'message/rfc822' }]);
+  assert.equal(banned.length, 1);
+  // postal-mime stops unfolding at 10 levels; the rest is opened by the inspection itself.
+  assert.match(banned[0]!.filename, /^fwd\d+\.eml\/payload\.scr$/);
+});
