@@ -150,6 +150,8 @@ export function registerQuarantine(program: Command): void {
     await withQuarantine(o.dataDir, async (svc, db) => {
       const days = o.olderThan !== undefined ? Number(o.olderThan) : (await loadSettings(db))['quarantine.retentionDays'];
       if (!Number.isFinite(days) || days < 0) throw new Error(`--older-than must be a number of days, got "${o.olderThan}"`);
+      const reindexed = await svc.reindexOrphans();
+      if (reindexed) console.log(`indexed again ${reindexed} held message(s) whose index entry was lost`);
       const n = await svc.purge(days);
       console.log(`purged ${n} message(s) held more than ${days} day(s) ago`);
     });

@@ -1,5 +1,6 @@
 // The gateway purges the quarantine on a timer (one worker does it: worker 0), soon after
-// start and then hourly, with the retention setting current at each run.
+// start and then hourly, with the retention setting current at each run; each run first
+// indexes again any held file whose index row was lost.
 import type { Logger } from 'pino';
 import type { QuarantineService } from './quarantine-service.ts';
 
@@ -14,6 +15,8 @@ export function startQuarantinePurge(o: {
     if (running) return;
     running = true;
     try {
+      const reindexed = await o.service.reindexOrphans();
+      if (reindexed) o.log.warn({ reindexed }, 'quarantine files without index rows indexed again');
       const n = await o.service.purge(o.retentionDays());
       if (n) o.log.info({ purged: n, retentionDays: o.retentionDays() }, 'quarantine purged');
     } catch (err) {

@@ -137,6 +137,11 @@ export class QuarantineService {
     });
   }
 
+  /** Indexes again held files whose index row was lost (see QuarantineStore.reindexOrphans). */
+  reindexOrphans(minAgeMs?: number): Promise<number> {
+    return this.o.store.reindexOrphans(minAgeMs);
+  }
+
   /** Removes every entry held longer ago than the retention period; returns how many. */
   async purge(retentionDays: number, now = Date.now()): Promise<number> {
     const before = now - retentionDays * 86_400_000;

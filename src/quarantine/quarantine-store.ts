@@ -3,7 +3,7 @@
 // and the row is committed, so the SMTP reply that follows can promise the message is
 // kept. The master key is loaded on first use (an install that never quarantines never
 // needs it).
-import { mkdir, unlink } from 'node:fs/promises';
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Db } from '../db/database.ts';
 import type { MessageDirection } from '../db/schema.ts';
@@ -138,6 +138,57 @@ export class QuarantineStore implements QuarantineSink {
     });
     const { meta, message } = await openSealed<SealedMeta>(this.#masterKey(), id, sealed);
     return { entry, message, meta };
+  }
+
+  /**
+   * Files without an index row: the row of a hold was lost (the gateway's database
+   * commits without fsync; the file was fsync'd before the SMTP reply). Each is indexed
+   * again from the metadata sealed in it. A hold that failed before its reply leaves no
+   * file (it is removed), so this never brings back a refused message.
+   */
+  async reindexOrphans(minAgeMs = 60_000): Promise<number> {
+    let n = 0;
+    for (const sub of '0123456789ABCDEF') {
+      const dir = join(this.o.dir, sub);
+      const names = await readdir(dir).catch(() => [] as string[]);
+      if (!names.length) continue;
+      const known = new Set((await this.o.db.selectFrom('quarantine').select('id').where('id', 'in', names).execute()).map((r) => r.id));
+      for (const id of names) {
+        if (known.has(id) || !/^[0-9A-Z]{17}$/.test(id)) continue;
+        const file = join(sub, id);
+        // A hold in progress writes its file before its row: leave young files alone.
+        if (Date.now() - (await stat(this.path(file))).mtimeMs < minAgeMs) continue;
+        const { meta, message } = await openSealed<SealedMeta>(this.#masterKey(), id, await readSealedFile(this.path(file)));
+        const { subject, messageId } = traceHeaders(message);
+        const from = getHeader(headerBlock(message), 'From');
+        await insertQuarantine(
+          this.o.db,
+          {
+            id,
+            message_id: meta.messageId,
+            received_at: meta.receivedAt,
+            held_at: meta.heldAt,
+            direction: meta.direction,
+            mail_from: meta.mailFrom,
+            header_from: from === null ? null : decodeEncodedWords(Buffer.from(from, 'latin1').toString('utf8')).slice(0, 500),
+            subject,
+            message_id_header: messageId,
+            category: meta.category,
+            score: meta.score,
+            symbols: JSON.stringify(meta.symbols),
+            reason: meta.reason,
+            size: message.length,
+            file,
+            state: 'held',
+            updated_at: Date.now(),
+          },
+          meta.recipients,
+          { type: 'quarantine-reindexed', detail: { quarantineId: id, reason: 'quarantine file without index row' } },
+        );
+        n++;
+      }
+    }
+    return n;
   }
 
   async removeFile(file: string): Promise<void> {
