@@ -14,6 +14,22 @@ import { receivedHeaderStage } from './pipeline/received-header.ts';
 import { verifyStage } from './pipeline/verify/verify-stage.ts';
 import { modifyStage } from './pipeline/modify/modify-stage.ts';
 import { BodyConfigStore } from './pipeline/modify/body-config.ts';
+import { listsStage, unlessAllowAll } from './pipeline/decide/lists-stage.ts';
+import { decideStage } from './pipeline/decide/decide-stage.ts';
+import { FilterConfigStore } from './pipeline/decide/filter-config.ts';
+import { spamStage } from './pipeline/filter/spam-stage.ts';
+import { learnRaw } from './pipeline/filter/spam-learn.ts';
+import { malwareStage } from './pipeline/filter/malware/stage.ts';
+import { attachmentStage } from './pipeline/filter/attachments/stage.ts';
+import { FileRuleSetStore } from './pipeline/filter/attachments/rule-set-store.ts';
+import { dnsListCheck, dnsblRejectStage } from './pipeline/filter/dnsbl/index.ts';
+import { rulesStage } from './pipeline/filter/rules/stage.ts';
+import { RuleStore } from './pipeline/filter/rules/rule-store.ts';
+import { Bayes } from './pipeline/filter/spam/index.ts';
+import { SqlBayesStore } from './db/repos/bayes-store.ts';
+import { openQuarantine, type OpenedQuarantine } from './quarantine/open-quarantine.ts';
+import { startQuarantinePurge } from './quarantine/purge-timer.ts';
+import type { MessageContext } from './pipeline/context.ts';
 import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
@@ -41,6 +57,8 @@ export class Gateway {
   readonly index: IndexWriter;
   readonly scheduler: DeliveryScheduler;
   readonly mx: MxServer;
+  readonly quarantine: OpenedQuarantine;
+  #purge: { stop(): void } | null = null;
   readonly #pool: SmtpClientPool;
   readonly #indexDb: Db;
   readonly #log: Logger;
@@ -65,17 +83,67 @@ export class Gateway {
     this.#indexDb = openDatabase(config.storage.database, { synchronous: 'NORMAL', busyTimeoutMs: 0 });
     this.index = new IndexWriter(this.#indexDb, log);
     const acceptor = new Acceptor(this.spool, this.index, log);
-    // The stage list: later capabilities (verify, filter, decide, modify, encrypt, sign,
-    // seal) take their place here, in this order.
+    // The stage list, in this order: verify on the bytes as received; the early refusals
+    // (DNS blocklists, block lists); the scanners, which only record findings; decide,
+    // which turns them into each recipient's fate and may fork the message into copies;
+    // then per copy: modify, DKIM-sign, ARC-seal, each over that copy's final bytes.
     const currentSettings = () => policy.cached().settings;
-    const keys = new SigningKeyStore({ db, masterKeyFile: config.masterKeyFile, serial: () => policy.cached().serial });
-    const pipeline = new Pipeline([
-      verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
-      receivedHeaderStage(config.hostname),
-      modifyStage({ config: new BodyConfigStore(db, () => policy.cached().serial), relayDomains: () => policy.cached().domains }),
-      dkimSignStage({ keys }),
-      arcSealStage({ authservId: config.hostname, keys, settings: currentSettings, resolver: dns.resolve }),
-    ]);
+    const serial = () => policy.cached().serial;
+    const keys = new SigningKeyStore({ db, masterKeyFile: config.masterKeyFile, serial });
+    const filterConfig = new FilterConfigStore(db, serial);
+    const bayesStore = new SqlBayesStore(db);
+    const fileRules = new FileRuleSetStore({ db, serial });
+    this.quarantine = openQuarantine({
+      db,
+      config,
+      acceptor: { acceptor, node },
+      policy,
+      learnHam: async (raw) => {
+        const s = currentSettings();
+        await learnRaw(new Bayes(bayesStore, { minSpam: s['spam.bayesMinSpam'], minHam: s['spam.bayesMinHam'] }), raw, 'ham');
+      },
+    });
+    // The policies of a message's recipients (outbound: of its sender) name the file rule sets to judge it by.
+    const ruleSetNames = async (ctx: MessageContext) => {
+      const cfg = await filterConfig.get();
+      const who = ctx.client.trusted ? [ctx.mailFrom || 'postmaster@invalid'] : ctx.recipients.map((r) => r.address);
+      return [...new Set(who.map((a) => cfg.policies.resolve(a).policy.fileRules ?? 'default'))];
+    };
+    const spamSkip = async (ctx: MessageContext) => {
+      if (ctx.client.trusted) return null;
+      const cfg = await filterConfig.get();
+      const reasons = ctx.recipients.map((r) => ctx.lists?.recipients.get(r.address.toLowerCase())?.skipSpam ?? (cfg.policies.resolve(r.address).policy.spamChecks ? null : 'policy'));
+      return reasons.every((x) => x) ? `no recipient wants spam checks (${[...new Set(reasons)].join('; ')})` : null;
+    };
+    const pipeline = new Pipeline(
+      [
+        verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
+        receivedHeaderStage(config.hostname),
+        dnsblRejectStage({ lookup: (n) => dns.a(n), settings: currentSettings }),
+        listsStage({ config: () => filterConfig.get() }),
+        unlessAllowAll(malwareStage({ settings: currentSettings })),
+        unlessAllowAll(attachmentStage({ ruleSets: fileRules.lookup, ruleSetNames })),
+        spamStage({
+          settings: currentSettings,
+          bayesStore,
+          localDomains: () => [...policy.cached().domains.keys()],
+          extraChecks: [dnsListCheck({ lookup: (n) => dns.a(n), settings: currentSettings })],
+          skip: spamSkip,
+        }),
+        unlessAllowAll(rulesStage({ store: new RuleStore(db, serial) })),
+        decideStage({
+          config: () => filterConfig.get(),
+          settings: currentSettings,
+          canHold: () => true,
+          routeFor: (a) => policy.cached().routeFor(a),
+        }),
+      ],
+      [
+        modifyStage({ config: new BodyConfigStore(db, serial), relayDomains: () => policy.cached().domains }),
+        dkimSignStage({ keys }),
+        arcSealStage({ authservId: config.hostname, keys, settings: currentSettings, resolver: dns.resolve }),
+      ],
+    );
     this.#pool = new SmtpClientPool({
       hostname: config.hostname,
       // The limit is per gateway, shared out between the workers.
@@ -108,6 +176,7 @@ export class Gateway {
       pipeline,
       acceptor,
       index: this.index,
+      quarantine: this.quarantine.store,
       log,
     });
   }
@@ -130,6 +199,7 @@ export class Gateway {
     if (resumed) this.#log.info({ deliveries: resumed }, 'resuming pending deliveries');
     this.scheduler.start();
     void this.scheduler.pollDue();
+    if (this.#node === 0) this.#purge = startQuarantinePurge({ service: this.quarantine.service, retentionDays: () => this.policy.cached().settings['quarantine.retentionDays'], log: this.#log });
     await this.mx.listen();
     this.#log.info({ host: this.#config.smtp.mx.host, port: this.mx.address.port, hostname: this.#config.hostname }, 'SMTP listening');
   }
@@ -140,6 +210,8 @@ export class Gateway {
     await this.mx.close(deadlineMs);
     await this.scheduler.stop(Math.max(1000, deadlineMs - (Date.now() - t0)));
     this.#pool.close();
+    this.#purge?.stop();
+    await this.quarantine.close();
     await this.index.flush();
     await this.#indexDb.destroy();
     await this.db.destroy();

@@ -200,6 +200,16 @@ test('message rules: added score counts, reject text reaches the client, headers
   ctx = context(['alice@corp.example'], { spam: spam(0), rules: [{ rule: 'no-invoices', action: 'reject', value: 'invoices go to the portal' }] });
   await run(ctx);
   assert.equal(ctx.reject?.message, 'Message rejected: invoices go to the portal');
+
+  // A rule naming some recipients acts on their copies only: the report address's copy goes to the admin.
+  ctx = context(['junk@office365.example', 'alice@corp.example'], {
+    spam: spam(0),
+    rules: [{ rule: 'report-redirect', action: 'redirect', value: 'admin@corp.example', recipients: ['junk@office365.example'] }, { rule: 'archive', action: 'bcc', value: 'archive@corp.example' }],
+  });
+  const copies = await run(ctx);
+  assert.equal(copies.length, 1);
+  assert.deepEqual(copies[0]!.to, ['admin@corp.example', 'alice@corp.example', 'archive@corp.example']);
+  assert.deepEqual(fates(ctx), { 'junk@office365.example': 'redirected', 'alice@corp.example': 'delivered' });
 });
 
 test('subject tag and header stripping helpers', () => {

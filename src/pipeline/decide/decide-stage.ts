@@ -58,14 +58,13 @@ export function decideStage(o: DecideStageOptions): Stage {
         spam: f.spam,
         spamHeaders: inbound || f.spam !== undefined,
         canHold: o.canHold(),
-        extraHeaders: rules.filter((r) => r.action === 'header' && typeof r.value === 'string').map((r) => headerLine(String(r.value))).filter((h): h is string => h !== null),
       });
       for (const x of plan.fates) ctx.trace('policy', x);
       if (plan.reject) {
         ctx.reject = plan.reject;
         return;
       }
-      applyRedirects(plan.copies, rules, ctx);
+      addBcc(plan.copies, rules, ctx);
       if (inbound) ctx.body = stripSpamHeaders(ctx.body);
 
       const byAddress = new Map(ctx.recipients.map((r) => [r.address.toLowerCase(), r]));
@@ -87,31 +86,16 @@ export function decideStage(o: DecideStageOptions): Stage {
   };
 }
 
-/** "Name: value" from a message rule as a header line, or null when it is not one. */
-function headerLine(v: string): string | null {
-  const m = /^([!-9;-~]+):[ \t]*(.*)$/.exec(v.trim());
-  if (!m || /[\r\n]/.test(v)) return null;
-  return `${m[1]}: ${m[2]}\r\n`;
-}
-
-/** Message rules' redirect (the delivered copies go to another address instead) and BCC (one more recipient). */
-function applyRedirects(copies: CopyGroup[], rules: NonNullable<MessageContext['findings']['rules']>, ctx: MessageContext): void {
-  const redirect = rules.find((r) => r.action === 'redirect' && typeof r.value === 'string');
-  const delivered = copies.filter((c) => !c.hold);
-  if (redirect && delivered.length) {
-    const to = String(redirect.value);
-    for (const c of delivered) {
-      ctx.trace('redirect', { rule: redirect.rule, from: c.recipients, to });
-      c.recipients = [];
-    }
-    delivered[0]!.recipients = [to];
-    copies.splice(0, copies.length, ...copies.filter((c) => c.recipients.length));
-  }
+/** Message rules' BCC: one more recipient, on the first copy for delivery. */
+function addBcc(copies: CopyGroup[], rules: NonNullable<MessageContext['findings']['rules']>, ctx: MessageContext): void {
+  const target = copies.find((c) => !c.hold);
   for (const r of rules) {
-    if (r.action !== 'bcc' || typeof r.value !== 'string') continue;
-    const target = delivered.find((c) => c.recipients.length) ?? null;
-    if (!target) continue;
-    if (!target.recipients.some((a) => a.toLowerCase() === String(r.value).toLowerCase())) target.recipients.push(String(r.value));
-    ctx.trace('bcc', { rule: r.rule, to: r.value });
+    if (r.action !== 'bcc' || typeof r.value !== 'string' || !r.value.includes('@')) continue;
+    const to = r.value;
+    if (!target) {
+      // Nothing is delivered (all held): the BCC still gets its copy, untagged.
+      copies.unshift({ recipients: [to], hold: null, subjectTag: null, headers: [], label: 'clean' });
+    } else if (!target.recipients.some((a) => a.toLowerCase() === to.toLowerCase())) target.recipients.push(to);
+    ctx.trace('bcc', { rule: r.rule, to });
   }
 }

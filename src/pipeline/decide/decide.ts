@@ -36,6 +36,10 @@ export interface RecipientDecision {
   /** Spam level reached the tag level (the delivered copy is tagged). */
   spamTag: boolean;
   subjectTag: string;
+  /** Header lines message rules add to this recipient's copy. */
+  headers: string[];
+  /** A message rule sends this recipient's copy to another address instead. */
+  redirect: { rule: string; to: string } | null;
 }
 
 export interface DecideInput {
@@ -68,15 +72,21 @@ const fmt = (n: number) => String(Math.round(n * 100) / 100);
 
 export function decideRecipients(input: DecideInput): RecipientDecision[] {
   const f = input.findings;
-  const rules = f.rules ?? [];
-  const ruleScore = rules.filter((r) => r.action === 'score').reduce((s, r) => s + (Number(r.value) || 0), 0);
-  const bypass = rules.find((r) => r.action === 'bypass');
   const infected = f.malware?.infected ?? [];
   const badHeaders = (f.spam?.symbols ?? []).filter((s) => input.badHeaderSymbols.has(s.name)).map((s) => s.name);
 
   return input.recipients.map((address) => {
     const { policy, via } = input.outbound ? senderPolicy(input.policies, input.mailFrom) : input.policies.resolve(address);
-    const base = { address, policy: policy.name, via, subjectTag: policy.subjectTag, score: null, spamSkipped: null, spamTag: false };
+    // Message rules hold for the whole message, or only for the recipients they name.
+    const rules = (f.rules ?? []).filter((r) => !r.recipients || r.recipients.some((x) => x.toLowerCase() === address.toLowerCase()));
+    const ruleScore = rules.filter((r) => r.action === 'score').reduce((s, r) => s + (Number(r.value) || 0), 0);
+    const bypass = rules.find((r) => r.action === 'bypass');
+    const redirect = rules.find((r) => r.action === 'redirect' && typeof r.value === 'string' && r.value.includes('@'));
+    const base = {
+      address, policy: policy.name, via, subjectTag: policy.subjectTag, score: null, spamSkipped: null, spamTag: false,
+      headers: rules.filter((r) => r.action === 'header').map((r) => headerLine(String(r.value ?? ''))).filter((h): h is string => h !== null),
+      redirect: redirect ? { rule: redirect.rule, to: String(redirect.value) } : null,
+    };
     if (input.lists?.allowAll) return { ...base, action: 'deliver', category: null, reason: input.lists.allowAll, spamSkipped: input.lists.allowAll };
     const listed = input.lists?.recipients.get(address.toLowerCase());
     if (listed?.block) return { ...base, action: 'reject', category: 'list', reason: listed.block };
@@ -115,6 +125,13 @@ export function decideRecipients(input: DecideInput): RecipientDecision[] {
     else if (chosen) d.reason = `${chosen.reason}; policy ${policy.name} delivers`;
     return d;
   });
+}
+
+/** "Name: value" from a message rule as a header line, or null when it is not one. */
+function headerLine(v: string): string | null {
+  const m = /^([!-9;-~]+):[ \t]*(.*)$/.exec(v.trim());
+  if (!m || /[\r\n]/.test(v)) return null;
+  return `${m[1]}: ${m[2]}\r\n`;
 }
 
 /** Outbound mail is judged by its sender's policy (an assignment for the sender or its domain, else the default). */

@@ -16,7 +16,7 @@ import type { SpamResult } from '../filter/spam/types.ts';
 import type { RecipientDecision } from './decide.ts';
 import { spamHeaders } from './tagging.ts';
 
-export type Fate = 'delivered' | 'tagged' | 'quarantined' | 'discarded' | 'rejected';
+export type Fate = 'delivered' | 'tagged' | 'redirected' | 'quarantined' | 'discarded' | 'rejected';
 
 export interface RecipientFate {
   recipient: string;
@@ -49,8 +49,6 @@ export interface PlanOptions {
   spamHeaders: boolean;
   /** A quarantine store is present; without one a hold becomes a tagged delivery. */
   canHold: boolean;
-  /** Header lines message rules asked for (all copies). */
-  extraHeaders?: string[];
 }
 
 function publicReason(d: RecipientDecision): SmtpReply {
@@ -108,7 +106,7 @@ export function planDelivery(decisions: readonly RecipientDecision[], o: PlanOpt
     const isSpam = tagged || (hold !== null && d.category === 'spam');
     const headers = [
       ...(o.spamHeaders ? spamHeaders({ spam: o.spam, score: d.score, isSpam, skipped: d.spamSkipped }) : []),
-      ...(o.extraHeaders ?? []),
+      ...d.headers,
     ];
     const key = hold ? `hold\u0000${hold.category}\u0000${hold.reason}` : `${tagged ? d.subjectTag : ''}\u0000${headers.join('')}`;
     let g = groups.get(key);
@@ -116,8 +114,11 @@ export function planDelivery(decisions: readonly RecipientDecision[], o: PlanOpt
       g = { recipients: [], hold, subjectTag: tagged ? d.subjectTag : null, headers, label: hold ? 'quarantined' : tagged ? 'tagged' : 'clean' };
       groups.set(key, g);
     }
-    g.recipients.push(d.address);
-    fate(d, hold ? 'quarantined' : tagged ? 'tagged' : 'delivered', d.reason + note);
+    // A redirect (message rule) sends the delivered copy elsewhere; a held copy stays the recipient's.
+    const to = !hold && d.redirect ? d.redirect.to : d.address;
+    if (!g.recipients.some((a) => a.toLowerCase() === to.toLowerCase())) g.recipients.push(to);
+    if (!hold && d.redirect) fate(d, 'redirected', `to ${d.redirect.to} by message rule ${d.redirect.rule}; ${d.reason}${note}`);
+    else fate(d, hold ? 'quarantined' : tagged ? 'tagged' : 'delivered', d.reason + note);
   }
   // Copies for delivery first: the first one keeps the message's queue id.
   const copies = [...groups.values()].sort((a, b) => Number(a.hold !== null) - Number(b.hold !== null));
