@@ -15,6 +15,7 @@ import { registerQuarantine } from './quarantine-commands.ts';
 import { registerRules } from './rules-commands.ts';
 import { registerDnsbl } from './dnsbl-commands.ts';
 import { registerFileRules } from './filerules-commands.ts';
+import { registerMalware } from './malware-commands.ts';
 
 const program = new Command();
 program
@@ -36,6 +37,7 @@ registerQuarantine(program);
 registerRules(program);
 registerDnsbl(program);
 registerFileRules(program);
+registerMalware(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`hermes: ${(err as Error).message}`);

@@ -4,9 +4,16 @@
 // which the decide stage answers with the configured temporary failure (451 by default).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SETTINGS_DEFAULTS } from '../../src/config/settings.ts';
+import { SETTINGS_DEFAULTS, setSetting } from '../../src/config/settings.ts';
 import { malwareStage, type MalwareSettings } from '../../src/pipeline/filter/malware/stage.ts';
 import { clamdPing, clamdScan, clamdVersion } from '../../src/pipeline/filter/malware/clamd.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initDataDir } from '../../src/cli/init-command.ts';
+import { loadConfig } from '../../src/config/bootstrap.ts';
+import { openDatabase } from '../../src/db/database.ts';
+import { runCli } from '../helpers/gateway.ts';
 import { startClamd, TEST_SIGNATURE, type Clamd } from '../helpers/clamd.ts';
 import { composeMessage, contextFor, EICAR_FILE, makeZip } from '../helpers/attachments.ts';
 
@@ -93,6 +100,40 @@ test("a message over clamd's StreamMaxLength is noted as not scanned, and clamd 
   assert.deepEqual(ctx.findings.malware, { infected: [], errors: [] });
   assert.match(ctx.events.find(([t]) => t === 'malware')![1].engines.clamd.skipped, /size limit exceeded/);
   await clamdPing({ address: clamd.unix, timeoutMs: 10_000 });
+});
+
+test('hermes malware status and scan: clamd configured in the settings, message files judged by both engines', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hermes-malware-cli-'));
+  try {
+    const dataDir = join(dir, 'data');
+    await initDataDir({ dataDir, hostname: 'mx.gateway.test', smtpPort: '2525', smtpHost: '127.0.0.1', dns: '127.0.0.1:53' }, () => {});
+    const db = openDatabase(loadConfig(dataDir).storage.database);
+    try {
+      await setSetting(db, 'malware.clamd', clamd.unix);
+    } finally {
+      await db.destroy();
+    }
+    const eicar = join(dir, 'eicar.eml');
+    const clean = join(dir, 'clean.eml');
+    writeFileSync(eicar, await composeMessage({ attachments: [{ filename: 'files.zip', content: makeZip([{ name: 'eicar.txt', data: EICAR_FILE }]) }] }));
+    writeFileSync(clean, await composeMessage({ text: 'hello' }));
+    const status = await runCli(['malware', 'status', '--data-dir', dataDir]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^clamd unix:.*: ClamAV \d/m);
+    const r = await runCli(['malware', 'scan', eicar, clean, '--data-dir', dataDir]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stdout,
+      [
+        `${eicar}: FOUND Eicar-Test-Signature in files.zip/eicar.txt (builtin)`,
+        `${eicar}: FOUND ${TEST_SIGNATURE} in message (clamd)`,
+        `${clean}: clean`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('clamd stopped: every scan records a clamd error (the decide stage answers 451 by default)', async () => {
