@@ -32,6 +32,9 @@ export type PartEditOutcome = ({ ok: true } & PartEdit) | { ok: false; reason: s
 
 const ASCII_RE = /^[\x00-\x7f]*$/;
 
+/** Blocks are separated by one blank line, whatever line breaks their templates end with. */
+const trimBreaks = (s: string) => s.replace(/^[\r\n]+|[\r\n]+$/g, '');
+
 export function editTextPart(bytes: Buffer, contentType: 'text/plain' | 'text/html', declaredCharset: string | false, insertions: readonly Insertion[]): PartEditOutcome {
   const isHtml = contentType === 'text/html';
   const declared = normaliseCharset(declaredCharset);
@@ -77,8 +80,8 @@ export function editTextPart(bytes: Buffer, contentType: 'text/plain' | 'text/ht
   }
 
   const endsNl = /\n$/.test(shape);
-  const prefix = top.length ? plainTopPrefix(top.map((i) => i.text).join('\n\n'), eol) : '';
-  const suffix = bottom.length ? plainBottomSuffix(bottom.map((i) => i.text).join('\n\n'), eol, endsNl || shape.length === 0) : '';
+  const prefix = top.length ? plainTopPrefix(top.map((i) => trimBreaks(i.text)).join('\n\n'), eol) : '';
+  const suffix = bottom.length ? plainBottomSuffix(bottom.map((i) => trimBreaks(i.text)).join('\n\n'), eol, endsNl || shape.length === 0) : '';
   const added = prefix + suffix;
 
   if (charset && (!isAsciiCompatible(charset) || (known && !representable(added, charset)))) {

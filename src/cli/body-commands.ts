@@ -1,0 +1,277 @@
+// Body changes from the command line: `hermes banner|disclaimer|signature ...` for
+// templates, rules and exemptions, `hermes signature fields` for the per-sender fields,
+// `hermes sender-group` for the groups rules can name, and `hermes preview` to see a
+// message as it would leave with the changes that apply. Every change applies to
+// running gateways at their next message, without a restart.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+import type { Command } from 'commander';
+import {
+  addExemption,
+  addGroupMember,
+  getSenderFields,
+  listExemptions,
+  listGroupMembers,
+  listRules,
+  listTemplates,
+  loadBodyConfig,
+  missingImages,
+  removeExemption,
+  removeGroupMember,
+  removeRule,
+  removeTemplate,
+  saveRule,
+  saveTemplate,
+  setRuleEnabled,
+  setSenderFields,
+  type BodyKind,
+  type TemplateImageInput,
+} from '../db/repos/body-changes.ts';
+import { listRelayDomains } from '../db/repos/relay-policy.ts';
+import { applyBodyChanges } from '../pipeline/modify/apply-changes.ts';
+import { buildBodyConfig } from '../pipeline/modify/body-config.ts';
+import { domainOf } from '../pipeline/modify/choose-rules.ts';
+import { printTable, withDataDir, withDb } from './context.ts';
+
+type D = { dataDir: string };
+
+function readText(file: string, what: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.gif': 'image/gif', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.svg': 'image/svg+xml' };
+
+function parseImage(spec: string): TemplateImageInput {
+  const eq = spec.indexOf('=');
+  if (eq <= 0) throw new Error(`--image wants NAME=FILE (e.g. logo=logo.png), got "${spec}"`);
+  const file = spec.slice(eq + 1);
+  const type = IMAGE_TYPES[extname(file).toLowerCase()];
+  if (!type) throw new Error(`--image ${spec}: use a .png, .gif, .jpg, .webp or .svg file`);
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch (err) {
+    throw new Error(`cannot read image ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return { name: spec.slice(0, eq), contentType: type, filename: basename(file), data };
+}
+
+const PLACEHOLDER_HELP =
+  'Placeholders: {{sender.address}} {{sender.name}} {{sender.domain}} {{date}} {{user.FIELD}} (per-sender fields, see "hermes signature fields")' +
+  ' and, in HTML, {{image.NAME}} for an image added with --image NAME=FILE.';
+
+function registerKind(program: Command, kind: BodyKind, description: string): void {
+  const cmd = program.command(kind).description(description);
+
+  const tpl = cmd.command('template').description(`${kind} templates (text and HTML versions)`);
+  withDataDir(
+    tpl
+      .command('set <name>')
+      .description(`create or replace a ${kind} template. ${PLACEHOLDER_HELP}`)
+      .option('--text <text>', 'the plain-text version')
+      .option('--text-file <file>', 'read the plain-text version from a file ("-": stdin)')
+      .option('--html <html>', 'the HTML version (a fragment)')
+      .option('--html-file <file>', 'read the HTML version from a file')
+      .option('--image <name=file>', 'an inline image for the HTML version (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[]),
+  ).action(async (name: string, o: D & { text?: string; textFile?: string; html?: string; htmlFile?: string; image: string[] }) => {
+    const text = o.textFile ? readText(o.textFile, 'text file') : (o.text ?? null);
+    const html = o.htmlFile ? readText(o.htmlFile, 'HTML file') : (o.html ?? null);
+    if (text === null && html === null) throw new Error('give --text/--text-file, --html/--html-file or both');
+    const images = o.image.map(parseImage);
+    await withDb(o.dataDir, async (db) => {
+      const r = await saveTemplate(db, { name, kind, text, html, images });
+      console.log(`${r.created ? 'created' : 'updated'} ${kind} template ${name}${images.length ? ` with ${images.length} image(s)` : ''}`);
+    });
+  });
+  withDataDir(tpl.command('list').description(`list ${kind} templates`)).action(async (o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      const rows = (await listTemplates(db, kind)).map((t) => ({
+        name: t.name,
+        versions: [t.text_body !== null ? 'text' : '', t.html_body !== null ? 'html' : ''].filter(Boolean).join('+'),
+        images: t.images.join(',') || '-',
+        text: (t.text_body ?? '').replace(/\s+/g, ' ').slice(0, 60),
+      }));
+      printTable(rows, ['name', 'versions', 'images', 'text']);
+    });
+  });
+  withDataDir(tpl.command('show <name>').description('print a template')).action(async (name: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      const t = (await listTemplates(db, kind)).find((x) => x.name === name);
+      if (!t) throw new Error(`no ${kind} template ${name}`);
+      console.log(`--- text\n${t.text_body ?? '(none: made from the HTML version)'}\n--- html\n${t.html_body ?? '(none: made from the text version)'}\n--- images: ${t.images.join(', ') || 'none'}`);
+      const missing = missingImages(t.html_body, t.images);
+      if (missing.length) console.log(`warning: the HTML refers to missing images: ${missing.join(', ')}`);
+    });
+  });
+  withDataDir(tpl.command('remove <name>').description('remove a template (not while a rule uses it)')).action(async (name: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      if (!(await removeTemplate(db, name))) throw new Error(`no ${kind} template ${name}`);
+      console.log(`removed ${kind} template ${name}`);
+    });
+  });
+
+  const rule = cmd.command('rule').description(`which ${kind} template applies to which mail`);
+  const add = rule
+    .command('add')
+    .description(
+      kind === 'banner'
+        ? 'turn the banner on for inbound mail to a relay domain (--domain), or to all of them (--all); banners are off by default'
+        : `add the ${kind} to outbound mail from a sender address, a sender group, a sender domain (and its subdomains) or all senders; the most specific rule wins`,
+    )
+    .requiredOption('--template <name>', `the ${kind} template to use`)
+    .option('--domain <domain>', kind === 'banner' ? 'recipient relay domain' : 'sender domain')
+    .option('--all', kind === 'banner' ? 'every relay domain' : 'every sender');
+  if (kind !== 'banner') {
+    add
+      .option('--address <address>', 'one sender address')
+      .option('--group <group>', 'a sender group (see "hermes sender-group")')
+      .option('--internal', 'also on mail whose recipients are all in our relay domains (default: outside recipients only)');
+  }
+  withDataDir(add).action(async (o: D & { template: string; domain?: string; all?: boolean; address?: string; group?: string; internal?: boolean }) => {
+    const picks = [o.domain && 'domain', o.address && 'address', o.group && 'group', o.all && 'all'].filter(Boolean) as string[];
+    if (picks.length !== 1) throw new Error(`give exactly one of ${kind === 'banner' ? '--domain, --all' : '--address, --group, --domain, --all'}`);
+    const scope = picks[0] === 'domain' && kind === 'banner' ? 'relay-domain' : picks[0]!;
+    await withDb(o.dataDir, async (db) => {
+      const id = await saveRule(db, { kind, template: o.template, scope, value: o.domain ?? o.address ?? o.group, internal: !!o.internal });
+      console.log(`${kind} rule ${id}: template ${o.template} for ${scope === 'all' ? 'all' : `${scope} ${o.domain ?? o.address ?? o.group}`}${o.internal ? ', internal mail too' : ''}`);
+    });
+  });
+  withDataDir(rule.command('list').description(`list ${kind} rules`)).action(async (o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      const rows = (await listRules(db, kind)).map((r) => ({ ...r, internal: r.internal ? 'yes' : 'no', enabled: r.enabled ? 'yes' : 'no' }));
+      printTable(rows, ['id', 'scope', 'value', 'template', ...(kind === 'banner' ? [] : ['internal']), 'enabled']);
+    });
+  });
+  for (const [verb, what] of [
+    ['remove', 'remove a rule'],
+    ['enable', 'turn a rule back on'],
+    ['disable', 'turn a rule off without removing it'],
+  ] as const) {
+    withDataDir(rule.command(`${verb} <id>`).description(what)).action(async (id: string, o: D) => {
+      const n = Number(id);
+      if (!Number.isInteger(n) || n <= 0) throw new Error(`"${id}" is not a rule id (see "hermes ${kind} rule list")`);
+      await withDb(o.dataDir, async (db) => {
+        const ok = verb === 'remove' ? await removeRule(db, kind, n) : await setRuleEnabled(db, kind, n, verb === 'enable');
+        if (!ok) throw new Error(`no ${kind} rule ${n}`);
+        console.log(`${kind} rule ${n} ${verb === 'remove' ? 'removed' : `${verb}d`}`);
+      });
+    });
+  }
+
+  const ex = cmd.command('exempt').description(`senders and client networks that never get the ${kind}`);
+  withDataDir(ex.command('add <type> <value>').description('exempt an "address", a "domain" (with its subdomains) or a client "network" (CIDR)')).action(
+    async (type: string, value: string, o: D) => {
+      await withDb(o.dataDir, async (db) => {
+        await addExemption(db, kind, type, value);
+        console.log(`${kind}: ${type} ${value} exempt`);
+      });
+    },
+  );
+  withDataDir(ex.command('remove <type> <value>').description('remove an exemption')).action(async (type: string, value: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      if (!(await removeExemption(db, kind, type, value))) throw new Error(`no ${kind} exemption ${type} ${value}`);
+      console.log(`${kind}: ${type} ${value} no longer exempt`);
+    });
+  });
+  withDataDir(ex.command('list').description('list exemptions')).action(async (o: D) => {
+    await withDb(o.dataDir, async (db) => printTable(await listExemptions(db, kind), ['type', 'value']));
+  });
+}
+
+function parseFields(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new Error(`fields are given as FIELD=VALUE (e.g. title="Head of Sales"), got "${p}"`);
+    out[p.slice(0, eq).trim()] = p.slice(eq + 1);
+  }
+  return out;
+}
+
+export function registerBodyChanges(program: Command): void {
+  registerKind(program, 'banner', 'external-sender banner on inbound mail from outside (off until a rule turns it on for a relay domain)');
+  registerKind(program, 'disclaimer', 'disclaimers on outbound mail, per sender address, group or domain');
+  registerKind(program, 'signature', 'organisational signatures on outbound mail, with per-sender fields and inline images');
+
+  const sig = program.commands.find((c) => c.name() === 'signature')!;
+  const fields = sig.command('fields').description('per-sender fields for {{user.FIELD}} placeholders (name, title, phone, ...)');
+  withDataDir(
+    fields
+      .command('set <address> <field=value...>')
+      .description('set fields of a sender (an empty value removes a field)')
+      .option('--replace', 'drop fields not given here'),
+  ).action(async (address: string, pairs: string[], o: D & { replace?: boolean }) => {
+    await withDb(o.dataDir, async (db) => {
+      const f = await setSenderFields(db, address, parseFields(pairs), !!o.replace);
+      console.log(`${address.toLowerCase()}: ${Object.entries(f).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') || '(no fields)'}`);
+    });
+  });
+  withDataDir(fields.command('show <address>').description("show a sender's fields")).action(async (address: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      const f = await getSenderFields(db, address);
+      printTable(Object.entries(f).map(([field, value]) => ({ field, value })), ['field', 'value'], '(no fields)');
+    });
+  });
+
+  const grp = program.command('sender-group').description('named groups of senders, for disclaimer and signature rules (--group)');
+  withDataDir(grp.command('add <group> <member>').description('add an address, or *@domain, to a group')).action(async (group: string, member: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      await addGroupMember(db, group, member);
+      console.log(`${member.toLowerCase()} is in group ${group.toLowerCase()}`);
+    });
+  });
+  withDataDir(grp.command('remove <group> <member>').description('remove a member from a group')).action(async (group: string, member: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      if (!(await removeGroupMember(db, group, member))) throw new Error(`${member} is not in group ${group}`);
+      console.log(`removed ${member} from group ${group}`);
+    });
+  });
+  withDataDir(grp.command('list [group]').description('list groups and members')).action(async (group: string | undefined, o: D) => {
+    await withDb(o.dataDir, async (db) => printTable(await listGroupMembers(db, group), ['name', 'member']));
+  });
+
+  withDataDir(
+    program
+      .command('preview <file>')
+      .description('show a message (.eml file) as it would leave with the banner, disclaimer and signature that apply; what was done goes to stderr')
+      .requiredOption('--from <address>', 'envelope sender')
+      .requiredOption('--to <addresses>', 'recipients, comma-separated')
+      .option('--inbound', 'as mail from outside (banner rules apply)')
+      .option('--outbound', 'as mail from our relay networks (disclaimer and signature rules apply)')
+      .option('--client-ip <ip>', 'client address, for network exemptions', '192.0.2.1')
+      .option('-o, --output <file>', 'write the message to a file instead of stdout'),
+  ).action(async (file: string, o: D & { from: string; to: string; inbound?: boolean; outbound?: boolean; clientIp: string; output?: string }) => {
+    if (o.inbound && o.outbound) throw new Error('give --inbound or --outbound, not both');
+    let message: Buffer;
+    try {
+      message = readFileSync(file);
+    } catch (err) {
+      throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    // SMTP carries CRLF lines; a file saved with LF is read the way the gateway would receive it.
+    if (!message.includes('\r\n')) message = Buffer.from(message.toString('latin1').replace(/\n/g, '\r\n'), 'latin1');
+    const recipients = o.to.split(',').map((s) => s.trim()).filter(Boolean);
+    await withDb(o.dataDir, async (db) => {
+      const relay = new Set((await listRelayDomains(db)).map((d) => d.domain));
+      const outbound = o.outbound ?? (o.inbound ? false : relay.has(domainOf(o.from)));
+      const res = await applyBodyChanges(buildBodyConfig(await loadBodyConfig(db)), {
+        message,
+        fromOurNetwork: outbound,
+        clientIp: o.clientIp,
+        envelopeSender: o.from,
+        recipients,
+        relayDomains: relay,
+        receivedAt: new Date(),
+      });
+      console.error(`as ${outbound ? 'outbound' : 'inbound'} mail: ${res.changed ? 'changed' : 'unchanged'}`);
+      for (const [kind, detail] of Object.entries(res.trace ?? {})) console.error(`  ${kind}: ${JSON.stringify(detail)}`);
+      if (!res.trace) console.error('  no banner, disclaimer or signature rules are configured');
+      if (o.output) writeFileSync(o.output, res.message);
+      else process.stdout.write(res.message);
+    });
+  });
+}
