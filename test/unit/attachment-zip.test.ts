@@ -174,3 +174,19 @@ test('zip: member and entry limits hold for archives with very many members', as
   assert.equal(files.length, 1 + 10);
   assert.ok(files[0]!.conditions.includes('too-many'));
 });
+
+test('zip: a member whose header names it differently from the directory is listed under both names', async () => {
+  const zip = makeZip([{ name: 'report.txt', data: peExecutable() }]);
+  // Same length, so offsets stay valid: only the local header's copy of the name changes.
+  const local = zip.indexOf('report.txt');
+  zip.write('report.exe', local, 'latin1');
+  const { files } = await inspectAttachment('mixed.zip', zip);
+  assert.deepEqual(files.map((f) => f.path).sort(), ['mixed.zip', 'mixed.zip/report.exe', 'mixed.zip/report.txt']);
+  assert.ok(files[0]!.conditions.includes('corrupt'));
+  // A directory that claims no members, in front of real ones: the members are found.
+  const hidden = makeZip([{ name: 'payload.exe', data: peExecutable() }]);
+  const eocd = hidden.length - 22;
+  hidden.writeUInt16LE(0, eocd + 8);
+  hidden.writeUInt16LE(0, eocd + 10);
+  assert.deepEqual((await inspectAttachment('empty.zip', hidden)).files.map((f) => f.path), ['empty.zip', 'empty.zip/payload.exe']);
+});

@@ -51,9 +51,29 @@ const u64 = (b: Buffer, o: number) => (o + 8 <= b.length ? Number(b.readBigUInt6
 /** Lists the members of a zip archive (at most `maxEntries`); null when `buf` is not a zip at all. */
 export function listZip(buf: Buffer, maxEntries = 5000): ZipListing | null {
   const fromDirectory = readCentralDirectory(buf, maxEntries);
-  if (fromDirectory) return fromDirectory;
+  // An empty directory in front of real members hides them from some tools, not all.
+  if (fromDirectory && (fromDirectory.entries.length > 0 || u32(buf, 0) !== SIG_LOCAL)) return withLocalNames(buf, fromDirectory);
   const scanned = scanLocalHeaders(buf, maxEntries);
   return scanned.entries.length ? scanned : null;
+}
+
+/**
+ * Zip tools disagree on which name counts when the directory and the member's own
+ * header differ (Windows reads the directory, others the header): a crafted archive
+ * shows "report.txt" to one and extracts "report.exe" with another. Both names are
+ * listed then, and the archive is marked damaged.
+ */
+function withLocalNames(buf: Buffer, listing: ZipListing): ZipListing {
+  const extra: ZipEntry[] = [];
+  for (const e of listing.entries) {
+    const p = e.localOffset;
+    if (u32(buf, p) !== SIG_LOCAL) continue;
+    const nameLen = u16(buf, p + 26);
+    if (nameLen <= 0 || p + 30 + nameLen > buf.length) continue;
+    const local = decodeName(buf.subarray(p + 30, p + 30 + nameLen), u16(buf, p + 6));
+    if (local !== e.name) extra.push({ ...e, name: local, isDirectory: local.endsWith('/') });
+  }
+  return extra.length ? { entries: [...listing.entries, ...extra], corrupt: true, truncated: listing.truncated } : listing;
 }
 
 function findEocd(buf: Buffer): number {
