@@ -266,7 +266,8 @@ export class MxServer {
       this.#recordRejected(ctx, events);
       throw smtpError(ctx.reject.code, ctx.reject.enhanced, ctx.reject.message);
     }
-    if (!copies.length) copies.push({ ctx, events });
+    // Not forked (no decide stage, or mail it does not judge): the message is its own only copy.
+    if (!ctx.copies) copies.push({ ctx, events });
 
     // Held copies first: the quarantine store keeps them durably before the reply.
     for (const c of copies) {

@@ -93,6 +93,8 @@ before(async () => {
   await cli('filter-policy', 'assign', 'carol@corp.test', 'lenient');
   await cli('filter-policy', 'assign', 'dave@corp.test', 'nochecks');
   await cli('filter-policy', 'assign', 'ceo@corp.test', 'strict');
+  await cli('filter-policy', 'add', 'dropper', '--spam', 'discard');
+  await cli('filter-policy', 'assign', 'erin@corp.test', 'dropper');
   await cli('lists', 'add', 'block', 'bad.example');
   await cli('lists', 'add', 'allow', 'friend@partner.example');
   await gw.start();
@@ -184,4 +186,20 @@ test('when every recipient rejects, the client gets 550 5.7.1 with the reason', 
   const r = await sendMessage(gw.port, { from: 'promo@sender.example', to: ['ceo@corp.test'] }, marked(spamSample, 'rejected'));
   assert.equal(r.code, 550, r.response);
   assert.match(r.response, /5\.7\.1 Message rejected as spam \(score [\d.]+\)/);
+});
+
+test('a discarding policy accepts the message and delivers nothing; the trace says discarded', async () => {
+  const r = await sendMessage(gw.port, { from: 'promo@sender.example', to: ['erin@corp.test'] }, marked(spamSample, 'discarded'));
+  assert.equal(r.code, 250, r.response);
+  const id = queueId(r);
+  const msg = await eventually(() => gw.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst(), 10_000, 'message record');
+  assert.equal(msg.state, 'done');
+  const fate = (await events(id)).find((e) => e.type === 'policy')!;
+  assert.equal(fate.detail.fate, 'discarded');
+  assert.equal((await gw.db.selectFrom('recipients').select('address').where('message_id', '=', id).execute()).length, 0);
+  // The ham sent next arrives; the discarded message never does.
+  const marker = 'after-discard';
+  assert.equal((await sendMessage(gw.port, { from: 'user@lists.example', to: ['erin@corp.test'] }, marked(hamSample, marker))).code, 250);
+  await arrived(marker);
+  assert.equal((await sink.messages()).filter((m) => m.raw.includes('discarded')).length, 0);
 });
