@@ -46,14 +46,12 @@ export function attachmentStage(o: AttachmentStageOptions): Stage {
       for (const name of names) {
         let set = await o.ruleSets(name);
         if (!set) {
-          // A policy naming a deleted set still gets the default rules, never none.
+          // A policy naming a deleted set still gets the default rules, never none;
+          // the findings keep the name the policy asked for, as decide matches on it.
           missing.push(name);
           set = await o.ruleSets(DEFAULT_RULE_SET_NAME);
-          if (!set) continue;
-          for (const b of evaluateFileRuleSet(set, files)) banned.push({ ...b, ruleSet: name });
-          continue;
         }
-        banned.push(...evaluateFileRuleSet(set, files));
+        if (set) for (const b of evaluateFileRuleSet(set, files)) banned.push({ ...b, ruleSet: name });
       }
       if (missing.length) ctx.log.warn({ ruleSets: missing }, 'file rule set not found; the default rules were used');
       ctx.findings.banned = banned;
