@@ -89,7 +89,9 @@ export function editTextPart(bytes: Buffer, contentType: 'text/plain' | 'text/ht
     const target = representable(added, charset) ? charset : 'utf-8';
     // Converting must not lose a byte of the sender's text (8-bit bytes under "us-ascii", say).
     const bom = hasBom(bytes);
-    if (!encodeText(content, charset, bom).equals(bytes)) return { ok: false, reason: `the part's bytes are not valid ${charset}; converting it would change the sender's text` };
+    // (UTF-7 and UTF-16 have several byte forms for one text: there, only a replacement character betrays a loss.)
+    const lossless = isAsciiCompatible(charset) ? encodeText(content, charset, bom).equals(bytes) : !content.includes('\uFFFD');
+    if (!lossless) return { ok: false, reason: `the part's bytes are not valid ${charset}; converting it would change the sender's text` };
     const out = encodeText(prefix + content + suffix, target, bom && target === charset);
     return { ok: true, bytes: out, applied, present, ...(target !== declared ? { newCharset: target } : {}) };
   }

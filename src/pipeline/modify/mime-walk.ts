@@ -4,8 +4,8 @@
 // text/html bodies, which are collected, changed (edit-part.ts) and re-encoded with
 // their own transfer encoding. Which parts are "the body" is decided from the
 // structure alone, as mail clients read it: the first part of a multipart/mixed, the
-// root (first) part of a multipart/related, any text part of a multipart/alternative;
-// and only the first text/plain and the first text/html found that way. Embedded
+// root (first) part of a multipart/related, every text part of a multipart/alternative
+// (each is a rendering of the same content, and clients show the last they can). Embedded
 // messages (message/rfc822) are leaves: a forwarded message is never changed.
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -68,7 +68,6 @@ class BodyChanger extends Transform {
   readonly parts: PartReport[] = [];
   protected: string | null = null;
   changed = false;
-  #seen = new Set<string>();
   #held: { node: MimeNode; chunks: Buffer[] } | null = null;
 
   constructor(private readonly insertions: readonly Insertion[]) {
@@ -103,8 +102,7 @@ class BodyChanger extends Transform {
     const why = protectedReason(node.contentType, (node.headers && node.headers.getFirst('Content-Type')) || '');
     if (why && !this.protected) this.protected = `${why} in part ${partLabel(node)}`;
     const type = node.contentType;
-    if (!this.protected && (type === 'text/plain' || type === 'text/html') && !this.#seen.has(type) && onBodyPath(node)) {
-      this.#seen.add(type);
+    if (!this.protected && (type === 'text/plain' || type === 'text/html') && onBodyPath(node)) {
       this.#held = { node, chunks: [] };
       return; // the node's headers go out with its changed body
     }
@@ -126,6 +124,11 @@ class BodyChanger extends Transform {
     };
     if (this.protected) {
       report.skipped = 'protected content';
+      return pass();
+    }
+    // Without the empty line that ends the header block, added text would become header lines.
+    if (!/(^|\n)\r?\n$/.test(node.getHeaders().subarray(-4).toString('latin1'))) {
+      report.skipped = 'the part has no empty line between its header and its body';
       return pass();
     }
     const cte = transferEncodingOf(node.encoding);
