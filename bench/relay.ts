@@ -192,6 +192,7 @@ export const gatewayScenarios: GatewayScenario[] = [
     async prepare(ctx) {
       await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
       await ctx.hermes(['settings', 'set', 'auth.verify', 'false', '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['settings', 'set', 'filter.enabled', 'false', '--data-dir', ctx.dataDir]);
       if (process.env.BENCH_DEST_CONC) await ctx.hermes(['settings', 'set', 'delivery.concurrencyPerDestination', process.env.BENCH_DEST_CONC, '--data-dir', ctx.dataDir]);
     },
   },
@@ -201,6 +202,7 @@ export const gatewayScenarios: GatewayScenario[] = [
     async prepare(ctx) {
       await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
       await ctx.hermes(['settings', 'set', 'auth.verify', 'false', '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['settings', 'set', 'filter.enabled', 'false', '--data-dir', ctx.dataDir]);
       const file = path.join(ctx.dataDir, 'hermes.json');
       await fsp.writeFile(file, JSON.stringify({ ...JSON.parse(await fsp.readFile(file, 'utf8')), workers: 1 }, null, 2));
     },
@@ -210,6 +212,7 @@ export const gatewayScenarios: GatewayScenario[] = [
     name: 'gw+verify',
     async prepare(ctx) {
       await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['settings', 'set', 'filter.enabled', 'false', '--data-dir', ctx.dataDir]);
     },
   },
   {
@@ -219,6 +222,22 @@ export const gatewayScenarios: GatewayScenario[] = [
       await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
       await ctx.hermes(['network', 'add', '127.0.0.0/8', '--data-dir', ctx.dataDir]);
       await ctx.hermes(['dkim', 'generate', FROM.split('@')[1]!, '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['settings', 'set', 'filter.enabled', 'false', '--data-dir', ctx.dataDir]);
+    },
+  },
+  {
+    // The full inbound pipeline: verification, lists, built-in malware check, file rules,
+    // spam engine with a trained Bayes classifier (500 spam, 500 ham of the corpus) and
+    // the DNS blocklist check (local DNS), message rules, decide, trace. The default
+    // policy is set to tag only (no quarantine, no reject) so every message reaches the
+    // sink and the row counts all of them.
+    name: 'gw+filter',
+    async prepare(ctx) {
+      await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['filter-policy', 'set', 'default', '--quarantine', 'off', '--reject', 'off', '--data-dir', ctx.dataDir]);
+      const firstFiles = async (dir: string, n: number) => (await fsp.readdir(path.join(CORPUS_DIR, dir))).sort().slice(0, n).map((f) => path.join(CORPUS_DIR, dir, f));
+      await ctx.hermes(['bayes', 'learn', '--spam', '--quiet', ...(await firstFiles('spam', 500)), '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['bayes', 'learn', '--ham', '--quiet', ...(await firstFiles('ham', 500)), '--data-dir', ctx.dataDir]);
     },
   },
 ];

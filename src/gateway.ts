@@ -14,7 +14,8 @@ import { receivedHeaderStage } from './pipeline/received-header.ts';
 import { verifyStage } from './pipeline/verify/verify-stage.ts';
 import { modifyStage } from './pipeline/modify/modify-stage.ts';
 import { BodyConfigStore } from './pipeline/modify/body-config.ts';
-import { listsStage, unlessAllowAll } from './pipeline/decide/lists-stage.ts';
+import { listsStage } from './pipeline/decide/lists-stage.ts';
+import { onlyWhen, unlessAllowAll } from './pipeline/decide/stage-guards.ts';
 import { decideStage } from './pipeline/decide/decide-stage.ts';
 import { FilterConfigStore } from './pipeline/decide/filter-config.ts';
 import { spamStage } from './pipeline/filter/spam-stage.ts';
@@ -120,23 +121,25 @@ export class Gateway {
         verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
         receivedHeaderStage(config.hostname),
         dnsblRejectStage({ lookup: (n) => dns.a(n), settings: currentSettings }),
-        listsStage({ config: () => filterConfig.get() }),
-        unlessAllowAll(malwareStage({ settings: currentSettings })),
-        unlessAllowAll(attachmentStage({ ruleSets: fileRules.lookup, ruleSetNames })),
-        spamStage({
-          settings: currentSettings,
-          bayesStore,
-          localDomains: () => [...policy.cached().domains.keys()],
-          extraChecks: [dnsListCheck({ lookup: (n) => dns.a(n), settings: currentSettings })],
-          skip: spamSkip,
-        }),
-        unlessAllowAll(rulesStage({ store: new RuleStore(db, serial) })),
-        decideStage({
-          config: () => filterConfig.get(),
-          settings: currentSettings,
-          canHold: () => true,
-          routeFor: (a) => policy.cached().routeFor(a),
-        }),
+        ...[
+          listsStage({ config: () => filterConfig.get() }),
+          unlessAllowAll(malwareStage({ settings: currentSettings })),
+          unlessAllowAll(attachmentStage({ ruleSets: fileRules.lookup, ruleSetNames })),
+          spamStage({
+            settings: currentSettings,
+            bayesStore,
+            localDomains: () => [...policy.cached().domains.keys()],
+            extraChecks: [dnsListCheck({ lookup: (n) => dns.a(n), settings: currentSettings })],
+            skip: spamSkip,
+          }),
+          unlessAllowAll(rulesStage({ store: new RuleStore(db, serial) })),
+          decideStage({
+            config: () => filterConfig.get(),
+            settings: currentSettings,
+            canHold: () => true,
+            routeFor: (a) => policy.cached().routeFor(a),
+          }),
+        ].map((stage) => onlyWhen(() => currentSettings()['filter.enabled'], stage)),
       ],
       [
         modifyStage({ config: new BodyConfigStore(db, serial), relayDomains: () => policy.cached().domains }),

@@ -52,6 +52,8 @@ export interface Settings {
   'arc.selector': string | null;
 
   // ---- Content filter: the built-in spam engine, its Bayes classifier, and the decide stage.
+  /** Run the content filter at all (lists, malware, attachments, spam, rules, policies); off: relay only. */
+  'filter.enabled': boolean;
   /** Run the built-in spam engine on mail from outside (scores, X-Spam headers, policy actions). */
   'spam.enabled': boolean;
   /** Also score mail from the relay networks (our own users), under the sender's policy; off: malware and attachments only. */
@@ -129,6 +131,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'arc.enabled': false,
   'arc.domain': null,
   'arc.selector': null,
+  'filter.enabled': true,
   'spam.enabled': true,
   'spam.scanOutbound': false,
   'spam.bayes': true,

@@ -43,14 +43,3 @@ export function listsStage(o: { config: () => Promise<FilterConfig> }): Stage {
     },
   };
 }
-
-/** Wraps a scanner stage so that it does not run for mail on the global allow-all list. */
-export function unlessAllowAll(stage: Stage): Stage {
-  return {
-    name: stage.name,
-    run(ctx) {
-      if (ctx.lists?.allowAll) return;
-      return stage.run(ctx);
-    },
-  };
-}
