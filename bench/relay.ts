@@ -226,6 +226,20 @@ export const gatewayScenarios: GatewayScenario[] = [
     },
   },
   {
+    // As gw+dkim-sign, plus a disclaimer on every message (the modify stage: MIME split,
+    // text part changed, joined), signed after the change. The load's recipient domain is
+    // a relay domain here (that is how mail reaches the sink), so the rule is --internal.
+    name: 'gw+disclaimer+dkim',
+    async prepare(ctx) {
+      await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['network', 'add', '127.0.0.0/8', '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['dkim', 'generate', FROM.split('@')[1]!, '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['settings', 'set', 'filter.enabled', 'false', '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['disclaimer', 'template', 'set', 'legal', '--text', 'This message is confidential and intended only for {{sender.domain}} correspondents.', '--html', '<p style="color:#666">This message is confidential.</p>', '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['disclaimer', 'rule', 'add', '--template', 'legal', '--all', '--internal', '--data-dir', ctx.dataDir]);
+    },
+  },
+  {
     // The full inbound pipeline: verification, lists, built-in malware check, file rules,
     // spam engine with a trained Bayes classifier (500 spam, 500 ham of the corpus) and
     // the DNS blocklist check (local DNS), message rules, decide, trace. The default

@@ -44,8 +44,7 @@ export function representable(text: string, charset: string): boolean {
 }
 
 export function isAscii(bytes: Buffer): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return false;
-  return true;
+  return !/[\x80-\xff]/.test(bytes.toString('latin1'));
 }
 
 export function isValidUtf8(bytes: Buffer): boolean {

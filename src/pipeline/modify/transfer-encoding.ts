@@ -34,8 +34,7 @@ function hasLongLine(bytes: Buffer, max = 998): boolean {
 }
 
 function has8bit(bytes: Buffer): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return true;
-  return false;
+  return /[\x80-\xff]/.test(bytes.toString('latin1'));
 }
 
 /** Which encoding the changed bytes need: the original one, or quoted-printable for a 7bit part that no longer fits. */
