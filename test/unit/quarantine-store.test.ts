@@ -117,6 +117,9 @@ test('release queues exactly the held bytes for the held recipients, deferred-du
 
     let entry = await q.service.get(id);
     assert.equal(entry.state, 'held', 'bob is still held');
+    assert.deepEqual((await q.service.list({ recipient: 'alice@example.test' })).map((e) => e.id), [], 'no longer held for alice');
+    assert.deepEqual((await q.service.list({ recipient: 'alice@example.test', state: 'released' })).map((e) => e.id), [id]);
+    assert.deepEqual((await q.service.list({ recipient: 'bob@example.test' })).map((e) => e.id), [id]);
     assert.deepEqual(entry.recipients.map((x) => [x.address, x.state, x.released_as]).sort(), [['alice@example.test', 'released', r.queueId], ['bob@example.test', 'held', null]]);
     await assert.rejects(q.service.release(id, { by: 'test', recipients: ['alice@example.test'] }), /no longer held/);
     await assert.rejects(q.service.release(id, { by: 'test', recipients: ['carol@example.test'] }), /not a recipient/);

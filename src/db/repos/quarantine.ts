@@ -7,7 +7,7 @@ export interface QuarantineEntry extends QuarantineRow {
 }
 
 export interface QuarantineFilter {
-  /** Only entries held for this recipient address. */
+  /** Only entries for this recipient address (in `state` for that recipient). */
   recipient?: string;
   category?: string;
   /** Held at or after this time (ms). */
@@ -31,7 +31,8 @@ export async function insertQuarantine(db: Db, row: QuarantineTable, recipients:
 export async function listQuarantine(db: Db, f: QuarantineFilter = {}): Promise<QuarantineEntry[]> {
   let q = db.selectFrom('quarantine').selectAll('quarantine');
   const state = f.state ?? 'held';
-  if (state !== 'all') q = q.where('quarantine.state', '=', state);
+  // For one recipient, that recipient's own state counts (held for bob, released for alice).
+  if (state !== 'all' && !f.recipient) q = q.where('quarantine.state', '=', state);
   if (f.category) q = q.where('quarantine.category', '=', f.category);
   if (f.since !== undefined) q = q.where('quarantine.held_at', '>=', f.since);
   if (f.recipient) {
@@ -42,7 +43,8 @@ export async function listQuarantine(db: Db, f: QuarantineFilter = {}): Promise<
           .selectFrom('quarantine_recipients')
           .select('quarantine_recipients.address')
           .whereRef('quarantine_recipients.quarantine_id', '=', 'quarantine.id')
-          .where('quarantine_recipients.address', '=', addr),
+          .where('quarantine_recipients.address', '=', addr)
+          .$if(state !== 'all', (sq) => sq.where('quarantine_recipients.state', '=', state as QuarantineState)),
       ),
     );
   }
