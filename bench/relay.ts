@@ -243,12 +243,12 @@ export const gatewayScenarios: GatewayScenario[] = [
     // The full inbound pipeline: verification, lists, built-in malware check, file rules,
     // spam engine with a trained Bayes classifier (500 spam, 500 ham of the corpus) and
     // the DNS blocklist check (local DNS), message rules, decide, trace. The default
-    // policy is set to tag only (no quarantine, no reject) so every message reaches the
-    // sink and the row counts all of them.
+    // policy is set to tag only (no quarantine, no reject; a banned attachment, which
+    // the corpus has, is tagged) so every message reaches the sink and is counted.
     name: 'gw+filter',
     async prepare(ctx) {
       await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
-      await ctx.hermes(['filter-policy', 'set', 'default', '--quarantine', 'off', '--reject', 'off', '--data-dir', ctx.dataDir]);
+      await ctx.hermes(['filter-policy', 'set', 'default', '--quarantine', 'off', '--reject', 'off', '--banned', 'tag', '--data-dir', ctx.dataDir]);
       const firstFiles = async (dir: string, n: number) => (await fsp.readdir(path.join(CORPUS_DIR, dir))).sort().slice(0, n).map((f) => path.join(CORPUS_DIR, dir, f));
       await ctx.hermes(['bayes', 'learn', '--spam', '--quiet', ...(await firstFiles('spam', 500)), '--data-dir', ctx.dataDir]);
       await ctx.hermes(['bayes', 'learn', '--ham', '--quiet', ...(await firstFiles('ham', 500)), '--data-dir', ctx.dataDir]);

@@ -95,6 +95,8 @@ before(async () => {
   await cli('filter-policy', 'assign', 'ceo@corp.test', 'strict');
   await cli('filter-policy', 'add', 'dropper', '--spam', 'discard');
   await cli('filter-policy', 'assign', 'erin@corp.test', 'dropper');
+  // The classifier stays as trained here (autolearn is covered by unit tests), so counts are exact.
+  await cli('settings', 'set', 'spam.autolearn', 'false');
   await cli('lists', 'add', 'block', 'bad.example');
   await cli('lists', 'add', 'allow', 'friend@partner.example');
   await gw.start();
@@ -202,4 +204,32 @@ test('a discarding policy accepts the message and delivers nothing; the trace sa
   assert.equal((await sendMessage(gw.port, { from: 'user@lists.example', to: ['erin@corp.test'] }, marked(hamSample, marker))).code, 250);
   await arrived(marker);
   assert.equal((await sink.messages()).filter((m) => m.raw.includes('discarded')).length, 0);
+});
+
+test('CLI: clear errors, and bayes stats, learn and forget on an mbox', async () => {
+  let r = await gw.cli(['bayes', 'learn', '/dev/null']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /say what the messages are: --spam or --ham/);
+  r = await gw.cli(['lists', 'add', 'greylist', 'x.example']);
+  assert.match(r.stderr, /unknown list "greylist": use one of allow-all, allow, recipient-allow, block/);
+  r = await gw.cli(['filter-policy', 'set', 'default', '--spam', 'explode']);
+  assert.match(r.stderr, /--spam must be one of deliver, tag, quarantine, reject, discard/);
+  r = await gw.cli(['filter-policy', 'remove', 'strict']);
+  assert.match(r.stderr, /policy strict is assigned \(recipient ceo@corp.test\); unassign it first/);
+
+  const before = await cli('bayes', 'stats');
+  const spamCount = Number(/spam messages +(\d+)/.exec(before)![1]);
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'hermes-mbox-'));
+  try {
+    const mboxText = [0, 1, 2].map((i) => `From x@y Mon Jan  1 00:00:0${i} 2024\nMessage-ID: <mbox-${i}@test>\nSubject: cheap pills ${i}\n\nbuy now ${i}\n`).join('\n');
+    writeFileSync(join(dir, 'spam.mbox'), mboxText);
+    assert.match(await cli('bayes', 'learn', '--spam', dir), /3\/3 messages  learned 3/);
+    assert.match(await cli('bayes', 'stats'), new RegExp(`spam messages +${spamCount + 3} `));
+    assert.match(await cli('bayes', 'forget', join(dir, 'spam.mbox')), /3\/3 messages  forgotten 3/);
+    assert.match(await cli('bayes', 'stats'), new RegExp(`spam messages +${spamCount} `));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

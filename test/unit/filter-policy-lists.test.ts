@@ -128,3 +128,14 @@ test('lists: the From header allows only with a DMARC pass for its domain, block
   const nul = r({ ...base, mailFrom: '', fromAddresses: [] });
   assert.deepEqual(nul, { skipSpam: null, block: null });
 });
+
+test('bayes learn input: an mbox splits into its messages (">From " unescaped), a plain file is one message', async () => {
+  const { splitMessages } = await import('../../src/cli/bayes-commands.ts');
+  const mbox = Buffer.from('From a@x Mon Jan  1 00:00:00 2024\nSubject: one\n\nbody 1\n>From the start\n\nFrom b@y Mon Jan  1 00:00:01 2024\nSubject: two\n\nbody 2\n');
+  const msgs = splitMessages(mbox).map((b) => b.toString());
+  assert.equal(msgs.length, 2);
+  assert.equal(msgs[0], 'Subject: one\n\nbody 1\nFrom the start\n');
+  assert.equal(msgs[1], 'Subject: two\n\nbody 2\n');
+  const plain = Buffer.from('Subject: x\r\n\r\nFrom here on\r\n');
+  assert.deepEqual(splitMessages(plain), [plain]);
+});
