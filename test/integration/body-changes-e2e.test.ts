@@ -172,17 +172,6 @@ function dkimpyVerify(message: Buffer): { dkim: Array<{ d: string; ok: boolean }
   return runPythonJson(python!, DKIMPY, { message: message.toString('base64'), dns: txt });
 }
 
-/** The delivered message minus the header fields we put on top (ARC set, DKIM-Signature, Received, Authentication-Results). */
-function withoutOurHeaders(raw: Buffer, count: number): Buffer {
-  let at = 0;
-  for (let i = 0; i < count; i++) {
-    // Skip one header field with its folded continuation lines.
-    do at = raw.indexOf('\r\n', at) + 2;
-    while (raw[at] === 0x20 || raw[at] === 0x09);
-  }
-  return raw.subarray(at);
-}
-
 function outboundAlternative(id: string, opts: { htmlBase64?: boolean; latin1?: boolean; attachments?: boolean }): Buffer {
   const html = '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><p>Hallo Bob, anbei der Bericht.</p></body></html>';
   const parts: string[] = [];
@@ -361,8 +350,11 @@ test('an S/MIME-signed message (openssl smime -sign) passes through byte for byt
   const r = await sendFrom(OUR_SERVER, { from: 'alice@local.test', to: ['bob@remote.test'] }, msg);
   assert.ok(r.ok, r.response);
   const m = await arrived('<smime-1@local.test>');
-  // On top: our ARC set (3 fields), DKIM-Signature, Received; below, the message exactly as sent.
-  assert.ok(withoutOurHeaders(m.raw, 5).equals(msg), 'the message below our trace headers is byte-identical');
+  // On top: our header fields (ARC set, DKIM-Signature, Received); below, the message exactly as sent.
+  const ours = m.raw.subarray(0, m.raw.length - msg.length).toString('latin1');
+  assert.ok(m.raw.subarray(m.raw.length - msg.length).equals(msg), 'the message below our trace headers is byte-identical');
+  assert.match(ours, /^ARC-Seal:[^]*\r\nDKIM-Signature:[^]*\r\nReceived:[^]*\r\n$/);
+  assert.ok(!ours.includes('\r\n\r\n'), 'only header fields were added on top');
 
   const ev = await events(queueId(r));
   const d = ev.find((e) => e.type === 'modify')!.detail.disclaimer as Record<string, unknown>;
@@ -391,4 +383,20 @@ test('a rule change applies at once: with the banner rule disabled, inbound mail
   } finally {
     await cli(['banner', 'rule', 'enable', id]);
   }
+});
+
+test('hermes preview shows a message as it would leave, and what was applied', async () => {
+  const file = join(work, 'preview.eml');
+  writeFileSync(file, 'From: Alice <alice@local.test>\nTo: bob@remote.test\nSubject: preview\nContent-Type: text/plain; charset=utf-8\n\nDraft text\n');
+  const r = await gw.cli(['preview', file, '--from', 'alice@local.test', '--to', 'bob@remote.test']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `From: Alice <alice@local.test>\r\nTo: bob@remote.test\r\nSubject: preview\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nDraft text\r\n\r\n${DISCLAIMER}\r\n`);
+  assert.match(r.stderr, /^as outbound mail: changed\n/);
+  assert.match(r.stderr, /disclaimer: \{"rule":\d+,"scope":"domain local\.test","template":"legal","parts":\["TEXT text\/plain \(utf-8, 7bit\)"\]\}/);
+  const inbound = await gw.cli(['preview', file, '--from', 'alice@local.test', '--to', 'carol@corp.test', '--inbound']);
+  assert.equal(inbound.code, 0, inbound.stderr);
+  assert.match(inbound.stdout, /\r\n\r\n\[EXTERNAL\] Sent by alice@local\.test from outside the company\.\r\n\r\nDraft text\r\n$/);
+  const missing = await gw.cli(['preview', join(work, 'nope.eml'), '--from', 'a@b.test', '--to', 'c@d.test']);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /cannot read .*nope\.eml: ENOENT/);
 });
