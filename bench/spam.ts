@@ -222,6 +222,10 @@ async function main(): Promise<void> {
     }
   }
 
+  // How close ham comes to the threshold: a margin, not just a count.
+  const hamScores = [...withBayes.results].filter(([s]) => s.msg.label === 'ham').map(([, r]) => r.score).sort((x, y) => y - x);
+  process.stdout.write(`\nrules + Bayes, highest ham scores: ${hamScores.slice(0, 5).map((x) => x.toFixed(2)).join(', ')}\n`);
+
   if (SHOW_SYMBOLS) {
     for (const cfg of [configs[0]!, withBayes]) {
       const freq = new Map<string, { spam: number; ham: number; score: number }>();

@@ -103,7 +103,11 @@ export interface GatewayView {
 /**
  * The message as a gateway in the collector's place would have seen it: the collector's
  * own Received headers and delivery headers removed, the client's HELO and IP taken from
- * the MX's Received header (a gateway learns them from the SMTP session).
+ * the MX's Received header (a gateway learns them from the SMTP session), and a
+ * Message-ID the collector's MTA made up removed: it is named after the queue id of the
+ * collector's hop (<200209140339.g8E3doE9024041@lerami.lerctr.org>), which an MTA adds
+ * when the message arrived without one. The gateway would have received it without one
+ * (and Bayes would otherwise learn the collector's host name from it).
  */
 export function gatewayView(raw: Buffer): GatewayView {
   let end = raw.indexOf('\n\n');
@@ -115,6 +119,7 @@ export function gatewayView(raw: Buffer): GatewayView {
   let trusted = true;
   let mxHop: string | null = null;
   let hasTrace = false;
+  const collectorIds: string[] = [];
   for (const f of fields) {
     const name = f.slice(0, Math.max(0, f.indexOf(':'))).trim().toLowerCase();
     if (DELIVERY_HEADERS.has(name)) continue;
@@ -124,6 +129,8 @@ export function gatewayView(raw: Buffer): GatewayView {
         const by = /\bby\s+([^\s;()]+)/i.exec(f)?.[1]?.toLowerCase().replace(/\.$/, '');
         if (by && COLLECTOR_HOSTS.has(by)) {
           mxHop = f;
+          const id = /\bid\s+([A-Za-z0-9.]{6,})/i.exec(f)?.[1];
+          if (id) collectorIds.push(id);
           continue;
         }
         trusted = false;
@@ -131,6 +138,12 @@ export function gatewayView(raw: Buffer): GatewayView {
     }
     kept.push(f);
   }
+  const madeUpId = (f: string): boolean => {
+    const m = /^message-id:\s*<([^@>]*)@([^>\s]*)>/i.exec(f);
+    if (!m || !COLLECTOR_HOSTS.has(m[2]!.toLowerCase())) return false;
+    return collectorIds.some((id) => m[1]!.includes(id));
+  };
+  const sent = kept.filter((f) => !madeUpId(f));
   let helo: string | null = null;
   let clientIp: string | null = null;
   let receivedAt: Date | null = null;
@@ -142,7 +155,7 @@ export function gatewayView(raw: Buffer): GatewayView {
     const t = semi >= 0 ? Date.parse(v.slice(semi + 1).replace(/\([^)]*\)/g, '').trim()) : NaN;
     if (Number.isFinite(t)) receivedAt = new Date(t);
   }
-  const out = Buffer.concat([Buffer.from(kept.join('\n'), 'latin1'), raw.subarray(end)]);
+  const out = Buffer.concat([Buffer.from(sent.join('\n'), 'latin1'), raw.subarray(end)]);
   return { raw: out, helo, clientIp, receivedAt, hasTrace: hasTrace && mxHop !== null };
 }
 

@@ -138,6 +138,8 @@ const CASES: Record<string, Variant> = {
   MISSING_TO: { set: { To: null } },
   TO_NO_ADDRESS: { set: { To: 'Bob' } },
   DUPLICATE_HEADER: { add: [['Subject', 'Another subject']] },
+  // a run of addresses in alphabetical order, as harvested lists are sold
+  SUSPICIOUS_RECIPS: { set: { To: 'bob1@ours.example, bob2@ours.example, bobby@ours.example, bobo@ours.example, boba@ours.example, bobcat@ours.example' } },
   MISSING_MIME_VERSION: { set: { 'MIME-Version': null, 'Content-Transfer-Encoding': 'quoted-printable' } },
   // encoded words
   SUBJ_EXCESS_ENCODED: { set: { Subject: '=?utf-8?B?TWVldGluZyBub3RlcyBmb3IgVHVlc2RheQ==?=' } },
@@ -190,6 +192,7 @@ const CASES: Record<string, Variant> = {
   HTML_ENTITY_OBFUSCATION: {
     raw: alternative('Buy now', '<p>&#66;&#117;&#121; &#99;&#104;&#101;&#97;&#112; &#112;&#105;&#108;&#108;&#115; now</p>'),
   },
+  HTML_FONT_SIZE_HUGE: htmlOnly('<html><body><font size="7">CASH IN TODAY</font><p>Offer details inside, do not miss out on this.</p></body></html>'),
   HTML_SPLIT_WORDS: {
     raw: alternative('offer', '<p>V<!-- x -->iag<!---->ra and ca<b></b>sino and lo<!-- -->an offers</p>'),
   },
@@ -265,6 +268,20 @@ test('a clean HTML newsletter with a text part, a clean attachment and neutral a
   );
   // Old but valid date forms: two-digit year, named zone, trailing comment.
   assert.deepEqual(await symbols({ set: { Date: '15 Jan 24 04:58:00 EST (Eastern)' } }), []);
+});
+
+test('look-alike mail from real programs and ordinary headers do not trigger the checks', async () => {
+  // Hotmail replaces the Message-ID of what Outlook Express sends through it.
+  assert.deepEqual(
+    await symbols({ add: [['X-Mailer', 'Microsoft Outlook Express 6.00.2600.0000']], set: { 'Message-ID': '<OE17BcN7DaJHFzrK0pW0001e900@hotmail.com>' } }),
+    [],
+  );
+  // qmail writes the client address before the HELO name; webmail names the browser's address.
+  assert.deepEqual(await symbols({ add: [['Received', 'from 198.51.100.7 (HELO client.sender.example) by client.sender.example with SMTP; Mon, 15 Jan 2024 09:58:10 +0000']] }), []);
+  assert.deepEqual(await symbols({ add: [['Received', 'from 198.51.100.7 by webmail.sender.example with HTTP; Mon, 15 Jan 2024 09:58:10 +0000']] }), []);
+  // A team list is not a harvested one; nor is a small font size or a heading.
+  assert.deepEqual(await symbols({ set: { To: 'alice@ours.example, bob@ours.example, carol@ours.example, dave@ours.example, erin@ours.example, frank@ours.example' } }), []);
+  assert.deepEqual(await symbols({ raw: alternative('Quarterly report attached.', '<html><body><font size="2">Quarterly report</font> <font size="+1">attached</font></body></html>') }), []);
 });
 
 test('every built-in symbol has a message that triggers it', () => {

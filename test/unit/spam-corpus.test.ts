@@ -37,6 +37,22 @@ test("gateway view drops the collector's own hops and delivery headers, keeps th
     v.raw.toString(),
     'Received: from client (client [10.1.1.1]) by mail.sender.example; Thu, 22 Aug 2002 13:09:00 +0100\nFrom: x@sender.example\nSubject: hi\n\nbody\n',
   );
+  // A Message-ID the collector's MTA made up (named after its queue id) was not there when
+  // the message reached the MX; one the sender wrote stays.
+  const madeUp = gatewayView(
+    Buffer.from(
+      'Received: from mail.sender.example (mail.sender.example [192.0.2.10])\n\tby dogma.slashnull.org (8.11.6/8.11.6) with ESMTP id g8E3doE9024041; Thu, 22 Aug 2002 13:09:41 +0100\n' +
+        'Message-Id: <200209140339.g8E3doE9024041@dogma.slashnull.org>\nFrom: x@sender.example\n\nbody\n',
+    ),
+  );
+  assert.equal(madeUp.raw.toString(), 'From: x@sender.example\n\nbody\n');
+  const own = gatewayView(
+    Buffer.from(
+      'Received: from mail.sender.example (mail.sender.example [192.0.2.10])\n\tby dogma.slashnull.org (8.11.6/8.11.6) with ESMTP id g8E3doE9024041; Thu, 22 Aug 2002 13:09:41 +0100\n' +
+        'Message-Id: <20020822.abc@sender.example>\nFrom: x@sender.example\n\nbody\n',
+    ),
+  );
+  assert.equal(own.raw.toString(), 'Message-Id: <20020822.abc@sender.example>\nFrom: x@sender.example\n\nbody\n');
   const none = gatewayView(Buffer.from('From: a@b.example\nSubject: s\n\nbody\n'));
   assert.equal(none.hasTrace, false);
   assert.equal(none.raw.toString(), 'From: a@b.example\nSubject: s\n\nbody\n');

@@ -3,7 +3,7 @@ import type { SpamCheck, SpamSymbol } from '../types.ts';
 import { defineRules, hit } from './rules.ts';
 
 export const CAPITALS_RULES = defineRules({
-  SUBJ_ALL_CAPS: { score: 0.6, description: 'Subject is written entirely in capital letters' },
+  SUBJ_ALL_CAPS: { score: 1.0, description: 'Subject is written entirely in capital letters' },
   BODY_CAPS_50_75: { score: 0.5, description: '50 to 75% of the letters in the body are capitals' },
   BODY_CAPS_75_100: { score: 1.2, description: 'More than 75% of the letters in the body are capitals' },
 });

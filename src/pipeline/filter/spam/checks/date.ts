@@ -7,7 +7,7 @@ import { defineRules, hit } from './rules.ts';
 
 export const DATE_RULES = defineRules({
   MISSING_DATE: { score: 1.0, description: 'Message has no Date header' },
-  INVALID_DATE: { score: 0.8, description: 'Date header does not follow RFC 5322' },
+  INVALID_DATE: { score: 1.0, description: 'Date header does not follow RFC 5322' },
   MULTIPLE_DATE: { score: 1.0, description: 'Message has more than one Date header' },
   DATE_TZ_ABSURD: { score: 1.5, description: 'Date header has an impossible time zone offset' },
   DATE_IN_FUTURE_03_12: { score: 0.8, description: 'Date is 3 to 12 hours after the message was received' },

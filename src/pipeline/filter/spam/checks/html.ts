@@ -6,14 +6,17 @@ import { defineRules, hit } from './rules.ts';
 
 export const HTML_RULES = defineRules({
   HTML_ONLY: { score: 0.5, description: 'Message has an HTML body and no plain-text alternative' },
-  HTML_MIME_NO_HTML_TAG: { score: 0.6, description: 'HTML-only message whose HTML has no <html> element (a fragment written by bulk software)' },
+  HTML_MIME_NO_HTML_TAG: { score: 1.0, description: 'HTML-only message whose HTML has no <html> element (a fragment written by bulk software)' },
   HTML_HIDDEN_TEXT: { score: 1.0, description: 'HTML hides text from the reader (display:none, zero size or text coloured like its background)' },
   HTML_IMAGE_ONLY: { score: 1.0, description: 'HTML shows images with almost no text (under 100 letters)' },
   HTML_ENTITY_OBFUSCATION: { score: 1.0, description: 'HTML writes ordinary letters as numeric character references (&#101;) to hide words' },
+  HTML_FONT_SIZE_HUGE: { score: 0.5, description: 'HTML uses the largest font sizes (<font size=6/7 or +3 and up>), shouting at the reader' },
   HTML_SPLIT_WORDS: { score: 1.0, description: 'HTML splits words with comments or empty tags (V<!-- -->iagra)' },
   HTML_FORM: { score: 0.5, description: 'HTML contains a form (asks the reader to type data into the mail)' },
   HTML_SCRIPT: { score: 0.2, description: 'HTML contains scripts, which mail programs do not run' },
 });
+
+const HUGE_FONT_RE = /<font\b[^>]*\bsize\s*=\s*["']?\s*(?:\+[3-9]|[6-7])\b/i;
 
 function letters(s: string): number {
   let n = 0;
@@ -44,6 +47,7 @@ export const htmlCheck: SpamCheck = {
     if (h.numericEntityLetters >= 10 && h.numericEntityLetters >= 0.05 * Math.max(visibleLetters, 1)) {
       out.push(hit(HTML_RULES, 'HTML_ENTITY_OBFUSCATION'));
     }
+    if (HUGE_FONT_RE.test(input.parsed.html!.slice(0, 512 * 1024))) out.push(hit(HTML_RULES, 'HTML_FONT_SIZE_HUGE'));
     if (h.splitWords >= 3) out.push(hit(HTML_RULES, 'HTML_SPLIT_WORDS'));
     if (h.forms > 0) out.push(hit(HTML_RULES, 'HTML_FORM'));
     if (h.scripts > 0) out.push(hit(HTML_RULES, 'HTML_SCRIPT'));

@@ -8,7 +8,7 @@ import type { SpamCheck, SpamSymbol } from '../types.ts';
 import { defineRules, hit } from './rules.ts';
 
 export const MAILER_RULES = defineRules({
-  PRIORITY_HIGH: { score: 0.3, description: 'Message is flagged as high priority (X-Priority 1-2, X-MSMail-Priority or Importance high)' },
+  PRIORITY_HIGH: { score: 0.5, description: 'Message is flagged as high priority (X-Priority 1-2, X-MSMail-Priority or Importance high)' },
   FORGED_OUTLOOK_MSGID: {
     score: 1.0,
     description: 'X-Mailer claims Microsoft Outlook / Outlook Express but the Message-ID is not in their format',
@@ -25,6 +25,7 @@ export const MAILER_RULES = defineRules({
 
 // Outlook and Outlook Express: <hex12$hex8$hex8@host> (optionally with a leading "000001" style counter).
 const OUTLOOK_MSGID = /^<[0-9a-f]{12}\$[0-9a-f]{8}\$[0-9a-f]{8}@[^>]+>$/i;
+const REWRITTEN_MSGID = /@(?:hotmail|msn|outlook|live)\.com>$/i;
 /** X-Mailer or X-MimeOLE naming a Microsoft program. */
 const MICROSOFT_MUA = /microsoft|outlook|mimeole/i;
 
@@ -42,7 +43,9 @@ export const mailerCheck: SpamCheck = {
     const mimeole = ctx.header('x-mimeole');
     const mid = (ctx.header('message-id') ?? '').trim();
     if (/^Microsoft Outlook(?: Express)? [0-9]/i.test(mailer) || /^Microsoft Outlook, Build/i.test(mailer)) {
-      if (mid && !OUTLOOK_MSGID.test(mid)) out.push(hit(MAILER_RULES, 'FORGED_OUTLOOK_MSGID'));
+      // Hotmail and MSN replace the Message-ID of mail their users send with Outlook
+      // Express through them (<OE17Bc...@hotmail.com>, <DAV32l...@hotmail.com>).
+      if (mid && !OUTLOOK_MSGID.test(mid) && !REWRITTEN_MSGID.test(mid)) out.push(hit(MAILER_RULES, 'FORGED_OUTLOOK_MSGID'));
     }
     // Other programs that copy the priority header (webmail such as SquirrelMail) name
     // themselves in X-Mailer; only an absent or Microsoft X-Mailer is a contradiction.

@@ -12,11 +12,13 @@ export const RECEIVED_RULES = defineRules({
     description: 'A Received header is dated more than 12 hours after the hop that received the message from it (forged hop)',
   },
   RCVD_DATE_FUTURE: { score: 1.0, description: 'A Received header is dated more than a day after the message arrived' },
-  RCVD_NUMERIC_HELO: { score: 0.5, description: 'A Received hop was greeted with a bare IP address instead of a host name' },
+  RCVD_NUMERIC_HELO: { score: 1.0, description: 'A Received hop was greeted with a bare IP address instead of a host name' },
   RCVD_ILLEGAL_IP: { score: 1.5, description: 'A Received header names an IP address that cannot exist on the Internet' },
   RCVD_MALFORMED: { score: 0.1, description: 'A Received header has no readable date' },
-  HELO_BARE_IP: { score: 0.5, description: 'The SMTP client greeted with a bare IP address (RFC 5321 wants [brackets] or a host name)' },
-  HELO_NOT_FQDN: { score: 0.5, description: 'The SMTP client greeted with a name that is not a fully qualified host name' },
+  // Mail servers on the Internet greet with their host name; a bare address or a single
+  // label comes from spamware and infected PCs (Rspamd's hfilter scores these 3.0 and 2.0).
+  HELO_BARE_IP: { score: 1.5, description: 'The SMTP client greeted with a bare IP address (RFC 5321 wants [brackets] or a host name)' },
+  HELO_NOT_FQDN: { score: 1.0, description: 'The SMTP client greeted with a name that is not a fully qualified host name' },
   HELO_IS_LOCAL_DOMAIN: { score: 1.5, description: 'The SMTP client greeted with one of our own domains but is not one of our servers' },
 });
 
@@ -54,8 +56,11 @@ export const receivedCheck: SpamCheck = {
     let newer: number | null = null;
     const nowMs = ctx.now.getTime();
     for (const h of hops) {
-      const fromM = /^from\s+(\S+)/i.exec(h);
-      if (fromM && BARE_IP_RE.test(fromM[1]!)) numericHelo = true;
+      // "from 192.0.2.1 (HELO name)" is qmail writing the client's address before the
+      // name it gave, and "with HTTP" hops are webmail naming the browser's address:
+      // neither is a HELO.
+      const fromM = /^from\s+(\S+)(\s+\(HELO\s)?/i.exec(h);
+      if (fromM && BARE_IP_RE.test(fromM[1]!) && !fromM[2] && !/\bwith\s+HTTPS?\b/i.test(h)) numericHelo = true;
       for (const m of h.matchAll(/\[(\d{1,3}(?:\.\d{1,3}){3})\]/g)) {
         if (illegalIp(m[1]!)) illegal = true;
       }
