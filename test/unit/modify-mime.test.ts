@@ -247,3 +247,10 @@ test('UTF-16 is decoded and re-encoded in UTF-16; 8-bit text in an undeclared ch
   assert.equal(non.changed, false);
   assert.match(non.parts[0]!.skipped!, /undeclared charset/);
 });
+
+test('format=flowed text: added lines do not end in a space (except "-- ") and are space-stuffed where needed', async () => {
+  const msg = Buffer.from(lines('From: a@local.test', 'Content-Type: text/plain; charset=utf-8; format=flowed', '', 'A long line that =', 'flows on.', ''));
+  const r = await changeBodies(msg, [disclaimer('-- \nAlice  \n> not a quote\nFrom here on')]);
+  assert.ok(r.message.toString().endsWith('A long line that =\r\nflows on.\r\n\r\n-- \r\nAlice\r\n > not a quote\r\n From here on\r\n'), JSON.stringify(r.message.toString()));
+  assert.match(r.message.toString(), /format=flowed/);
+});

@@ -15,7 +15,7 @@ import {
   normaliseCharset,
   representable,
 } from './charset.ts';
-import { htmlBottomIndex, htmlTopIndex, lineEndingOf, plainBottomSuffix, plainTopPrefix } from './insertion-points.ts';
+import { asFlowedBlock, htmlBottomIndex, htmlTopIndex, lineEndingOf, plainBottomSuffix, plainTopPrefix } from './insertion-points.ts';
 import { alreadyPresent, type ChangeKind, type Insertion } from './insertion.ts';
 import { inlinePgpReason } from './protected-content.ts';
 
@@ -35,7 +35,13 @@ const ASCII_RE = /^[\x00-\x7f]*$/;
 /** Blocks are separated by one blank line, whatever line breaks their templates end with. */
 const trimBreaks = (s: string) => s.replace(/^[\r\n]+|[\r\n]+$/g, '');
 
-export function editTextPart(bytes: Buffer, contentType: 'text/plain' | 'text/html', declaredCharset: string | false, insertions: readonly Insertion[]): PartEditOutcome {
+export function editTextPart(
+  bytes: Buffer,
+  contentType: 'text/plain' | 'text/html',
+  declaredCharset: string | false,
+  insertions: readonly Insertion[],
+  opts: { flowed?: boolean } = {},
+): PartEditOutcome {
   const isHtml = contentType === 'text/html';
   const declared = normaliseCharset(declaredCharset);
   const binary = bytes.toString('latin1');
@@ -80,8 +86,12 @@ export function editTextPart(bytes: Buffer, contentType: 'text/plain' | 'text/ht
   }
 
   const endsNl = /\n$/.test(shape);
-  const prefix = top.length ? plainTopPrefix(top.map((i) => trimBreaks(i.text)).join('\n\n'), eol) : '';
-  const suffix = bottom.length ? plainBottomSuffix(bottom.map((i) => trimBreaks(i.text)).join('\n\n'), eol, endsNl || shape.length === 0) : '';
+  const block = (list: Insertion[]) => {
+    const text = list.map((i) => trimBreaks(i.text)).join('\n\n');
+    return opts.flowed ? asFlowedBlock(text) : text;
+  };
+  const prefix = top.length ? plainTopPrefix(block(top), eol) : '';
+  const suffix = bottom.length ? plainBottomSuffix(block(bottom), eol, endsNl || shape.length === 0) : '';
   const added = prefix + suffix;
 
   if (charset && (!isAsciiCompatible(charset) || (known && !representable(added, charset)))) {

@@ -64,3 +64,16 @@ export function plainBottomSuffix(block: string, eol: string, originalEndsWithNe
   // delimiter belongs to the delimiter, so a body that did not end with one still does not.
   return (originalEndsWithNewline ? '' : eol) + eol + withLineEnding(block, eol) + (originalEndsWithNewline ? eol : '');
 }
+
+/**
+ * A block for a format=flowed part (RFC 3676): no line may end in a space (it would
+ * join the next line), except the "-- " signature separator, and lines starting with
+ * a space, ">" or "From " are space-stuffed so they are not read as quotes.
+ */
+export function asFlowedBlock(block: string): string {
+  return block
+    .split(/\r\n|\r|\n/)
+    .map((line) => (line === '-- ' ? line : line.replace(/[ \t]+$/, '')))
+    .map((line) => (/^( |>|From )/.test(line) ? ` ${line}` : line))
+    .join('\n');
+}

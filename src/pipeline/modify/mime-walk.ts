@@ -133,7 +133,7 @@ class BodyChanger extends Transform {
     }
     const cte = transferEncodingOf(node.encoding);
     const decoded = decodeTransfer(raw, cte);
-    const edit = editTextPart(decoded, type, node.charset, wanted);
+    const edit = editTextPart(decoded, type, node.charset, wanted, { flowed: type === 'text/plain' && node.flowed });
     if (!edit.ok) {
       if (edit.protected) this.protected = `${edit.reason} in part ${report.part}`;
       report.skipped = edit.reason;
