@@ -5,8 +5,8 @@
 // it was: a body change is never worth a lost or mangled message.
 import type { BodyConfig } from './body-config.ts';
 import { chooseChanges, type MessageFacts } from './choose-rules.ts';
-import type { Insertion } from './insertion.ts';
-import { changeBodies, type PartReport } from './mime-walk.ts';
+import type { ChangeKind, Insertion } from './insertion.ts';
+import { changeBodies, type PartReport, type WalkOutcome } from './mime-walk.ts';
 import { authorOf, renderInsertion } from './render.ts';
 
 export interface ApplyInput {
@@ -27,8 +27,8 @@ export interface ApplyResult {
   trace: Record<string, unknown> | null;
 }
 
-function describeParts(parts: PartReport[], kind: string): string[] {
-  return parts.filter((p) => p.applied.includes(kind as never)).map((p) => `${p.part} ${p.contentType} (${p.charset}, ${p.encoding}${p.images ? `, ${p.images} inline image(s)` : ''})`);
+function describeParts(parts: PartReport[], kind: ChangeKind): string[] {
+  return parts.filter((p) => p.applied.includes(kind)).map((p) => `${p.part} ${p.contentType} (${p.charset}, ${p.encoding}${p.images ? `, ${p.images} inline image(s)` : ''})`);
 }
 
 export async function applyBodyChanges(config: BodyConfig, input: ApplyInput): Promise<ApplyResult> {
@@ -60,7 +60,7 @@ export async function applyBodyChanges(config: BodyConfig, input: ApplyInput): P
     for (const ins of insertions) (trace[ins.kind] as Record<string, unknown>).skipped = reason;
     return unchanged(trace);
   };
-  let walked;
+  let walked: WalkOutcome;
   try {
     walked = await changeBodies(input.message, insertions);
   } catch (err) {
