@@ -13,7 +13,7 @@ import type { FilterConfig } from '../../src/pipeline/decide/filter-config.ts';
 import type { FilterFindings } from '../../src/pipeline/filter/findings.ts';
 import { stripSpamHeaders, tagSubject } from '../../src/pipeline/decide/tagging.ts';
 import { listsStage } from '../../src/pipeline/decide/lists-stage.ts';
-import { autolearnClass } from '../../src/pipeline/filter/autolearn.ts';
+import { Autolearner, autolearnClass } from '../../src/pipeline/filter/autolearn.ts';
 
 const log = pino({ level: 'silent' });
 const RAW = 'From: Sender <s@outside.example>\r\nTo: team@corp.example\r\nSubject: Quarterly numbers\r\nX-Spam-Flag: NO\r\nX-Spam-Status: No, forged\r\n\tby the sender\r\nMessage-ID: <m1@outside.example>\r\n\r\nHello.\r\n';
@@ -228,4 +228,18 @@ test('autolearn thresholds leave the Bayes symbols out of the score', () => {
   assert.equal(autolearnClass(r(9, 3.5), t), null, '12.5 only with Bayes: not learned');
   assert.equal(autolearnClass(r(0, -1.9), t), 'ham');
   assert.equal(autolearnClass(r(1, -1.9), t), null);
+});
+
+test('autolearn learns after the reply, at most one message a second, skipping the rest', async () => {
+  const learned: string[] = [];
+  const bayes = { learn: async (_i: unknown, cls: string) => void learned.push(cls) } as never;
+  const a = new Autolearner(20, 60_000);
+  const ham = { score: -1, errors: [], symbols: [] };
+  const ctx = context(['alice@corp.example']);
+  a.consider(bayes, {} as never, ham, { spamAt: 12, hamAt: 0.1 }, ctx);
+  a.consider(bayes, {} as never, ham, { spamAt: 12, hamAt: 0.1 }, ctx);
+  await a.idle();
+  assert.deepEqual(learned, ['ham']);
+  assert.equal(a.skipped, 1);
+  assert.deepEqual(ctx.events.filter((e) => e.type === 'autolearn').map((e) => e.detail), [{ as: 'ham' }]);
 });

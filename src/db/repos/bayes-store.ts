@@ -3,7 +3,8 @@
 // with one statement and learned with one statement, whatever their number, by passing
 // them as a JSON array (json_each); the statement text never changes, so it stays in
 // the prepared-statement cache. Use times ("atime", for expiry) are written lazily:
-// collected in memory and flushed in one statement every minute or few thousand tokens.
+// collected in memory and flushed once a minute, a few thousand tokens per statement,
+// and only for tokens not used for a day, so scanning mail rarely writes at all.
 import { sql } from 'kysely';
 import type { Db } from '../database.ts';
 import type { BayesChange, BayesStore, BayesTotals, TokenCounts } from '../../pipeline/filter/spam/index.ts';
@@ -12,7 +13,9 @@ import type { SpamClass } from '../../pipeline/filter/spam/index.ts';
 /** Use times are kept at this granularity: a token used again within a day is not rewritten. */
 const ATIME_GRANULARITY_MS = 24 * 3600 * 1000;
 const TOUCH_FLUSH_MS = 60_000;
-const TOUCH_FLUSH_TOKENS = 5000;
+const TOUCH_CHUNK = 5000;
+/** Beyond this many distinct tokens waiting, further uses in the same minute are not recorded. */
+const TOUCH_MAX_PENDING = 200_000;
 
 export class SqlBayesStore implements BayesStore {
   #touched = new Set<string>();
@@ -35,9 +38,9 @@ export class SqlBayesStore implements BayesStore {
       SELECT token, spam, ham FROM bayes_tokens WHERE token IN (SELECT value FROM json_each(${JSON.stringify(tokens)}))`.execute(this.db);
     for (const r of rows.rows) out.set(r.token, { spam: Number(r.spam), ham: Number(r.ham) });
     if (touch && out.size) {
-      for (const t of out.keys()) this.#touched.add(t);
+      if (this.#touched.size < TOUCH_MAX_PENDING) for (const t of out.keys()) this.#touched.add(t);
       this.#touchAt = Math.max(this.#touchAt, touch.getTime());
-      if (this.#touched.size >= TOUCH_FLUSH_TOKENS || Date.now() - this.#lastFlush >= TOUCH_FLUSH_MS) await this.flushTouches();
+      if (Date.now() - this.#lastFlush >= TOUCH_FLUSH_MS) await this.flushTouches();
     }
     return out;
   }
@@ -49,8 +52,10 @@ export class SqlBayesStore implements BayesStore {
     const at = this.#touchAt;
     this.#touched = new Set();
     this.#lastFlush = Date.now();
-    await sql`UPDATE bayes_tokens SET atime = ${at}
-      WHERE atime < ${at - ATIME_GRANULARITY_MS} AND token IN (SELECT value FROM json_each(${JSON.stringify(tokens)}))`.execute(this.db);
+    for (let i = 0; i < tokens.length; i += TOUCH_CHUNK) {
+      await sql`UPDATE bayes_tokens SET atime = ${at}
+        WHERE atime < ${at - ATIME_GRANULARITY_MS} AND token IN (SELECT value FROM json_each(${JSON.stringify(tokens.slice(i, i + TOUCH_CHUNK))}))`.execute(this.db);
+    }
   }
 
   async learned(digest: string): Promise<SpamClass | null> {

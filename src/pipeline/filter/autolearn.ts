@@ -1,8 +1,9 @@
 // Autolearn: mail the rules alone (Bayes symbols left out, as SpamAssassin does, so
 // the classifier does not teach itself its own mistakes) find clearly spam or clearly
-// ham is learned, after the SMTP reply, one message at a time. When learning falls
-// behind, messages are skipped rather than queued without bound: autolearn is a way
-// to keep the classifier fresh, not a record of every message.
+// ham is learned, after the SMTP reply, one message at a time and at most one a second
+// per process (a learned message is a database write; under load the index writer
+// needs the write lock more). Messages beyond that are skipped rather than queued:
+// autolearn keeps the classifier fresh, it is not a record of every message.
 import type { MessageContext } from '../context.ts';
 import type { Bayes, SpamClass, SpamInput, SpamResult } from './spam/index.ts';
 
@@ -28,15 +29,22 @@ export class Autolearner {
   learned = 0;
   skipped = 0;
 
-  constructor(private readonly maxPending = 20) {}
+  #lastAt = -Infinity;
+
+  constructor(
+    private readonly maxPending = 20,
+    private readonly minIntervalMs = 1000,
+  ) {}
 
   consider(bayes: Bayes, input: SpamInput, r: SpamResult, t: AutolearnThresholds, ctx: MessageContext): void {
     const cls = autolearnClass(r, t);
     if (!cls) return;
-    if (this.#pending >= this.maxPending) {
+    const now = Date.now();
+    if (this.#pending >= this.maxPending || now - this.#lastAt < this.minIntervalMs) {
       this.skipped++;
       return;
     }
+    this.#lastAt = now;
     ctx.trace('autolearn', { as: cls });
     this.#pending++;
     this.#chain = this.#chain
