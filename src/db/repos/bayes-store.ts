@@ -5,6 +5,9 @@
 // the prepared-statement cache. Use times ("atime", for expiry) are written lazily:
 // collected in memory and flushed once a minute, a few thousand tokens per statement,
 // and only for tokens not used for a day, so scanning mail rarely writes at all.
+// Reads go through a short-lived cache (counts and totals, 30 s): common tokens are
+// in most messages, and learning done by another process (the CLI, another worker)
+// only needs to show within seconds. Learning through this store clears it at once.
 import { sql } from 'kysely';
 import type { Db } from '../database.ts';
 import type { BayesChange, BayesStore, BayesTotals, TokenCounts } from '../../pipeline/filter/spam/index.ts';
@@ -13,6 +16,8 @@ import type { SpamClass } from '../../pipeline/filter/spam/index.ts';
 /** Use times are kept at this granularity: a token used again within a day is not rewritten. */
 const ATIME_GRANULARITY_MS = 24 * 3600 * 1000;
 const TOUCH_FLUSH_MS = 60_000;
+const CACHE_MS = 30_000;
+const CACHE_MAX_TOKENS = 100_000;
 const TOUCH_CHUNK = 5000;
 /** Beyond this many distinct tokens waiting, further uses in the same minute are not recorded. */
 const TOUCH_MAX_PENDING = 200_000;
@@ -21,22 +26,54 @@ export class SqlBayesStore implements BayesStore {
   #touched = new Set<string>();
   #touchAt = 0;
   #lastFlush = Date.now();
+  /** token → counts, or null for a token never learned. */
+  #cache = new Map<string, TokenCounts | null>();
+  #cachedTotals: BayesTotals | null = null;
+  #cacheFrom = Date.now();
 
   constructor(private readonly db: Db) {}
 
+  #freshCache(): Map<string, TokenCounts | null> {
+    if (Date.now() - this.#cacheFrom > CACHE_MS || this.#cache.size > CACHE_MAX_TOKENS) this.#dropCache();
+    return this.#cache;
+  }
+
+  #dropCache(): void {
+    this.#cache = new Map();
+    this.#cachedTotals = null;
+    this.#cacheFrom = Date.now();
+  }
+
   async totals(): Promise<BayesTotals> {
+    this.#freshCache();
+    if (this.#cachedTotals) return { ...this.#cachedTotals };
     const rows = await this.db.selectFrom('bayes_totals').select(['class', 'messages']).execute();
     const t: BayesTotals = { spam: 0, ham: 0 };
     for (const r of rows) if (r.class === 'spam' || r.class === 'ham') t[r.class] = Number(r.messages);
+    this.#cachedTotals = { ...t };
     return t;
   }
 
   async counts(tokens: readonly string[], touch?: Date): Promise<Map<string, TokenCounts>> {
     const out = new Map<string, TokenCounts>();
     if (!tokens.length) return out;
-    const rows = await sql<{ token: string; spam: number; ham: number }>`
-      SELECT token, spam, ham FROM bayes_tokens WHERE token IN (SELECT value FROM json_each(${JSON.stringify(tokens)}))`.execute(this.db);
-    for (const r of rows.rows) out.set(r.token, { spam: Number(r.spam), ham: Number(r.ham) });
+    const cache = this.#freshCache();
+    const missing: string[] = [];
+    for (const t of tokens) {
+      const c = cache.get(t);
+      if (c === undefined) missing.push(t);
+      else if (c) out.set(t, { ...c });
+    }
+    if (missing.length) {
+      const rows = await sql<{ token: string; spam: number; ham: number }>`
+        SELECT token, spam, ham FROM bayes_tokens WHERE token IN (SELECT value FROM json_each(${JSON.stringify(missing)}))`.execute(this.db);
+      for (const t of missing) cache.set(t, null);
+      for (const r of rows.rows) {
+        const c = { spam: Number(r.spam), ham: Number(r.ham) };
+        cache.set(r.token, c);
+        out.set(r.token, { ...c });
+      }
+    }
     if (touch && out.size) {
       if (this.#touched.size < TOUCH_MAX_PENDING) for (const t of out.keys()) this.#touched.add(t);
       this.#touchAt = Math.max(this.#touchAt, touch.getTime());
@@ -68,29 +105,35 @@ export class SqlBayesStore implements BayesStore {
       if (c.delta !== 1 && c.delta !== -1) throw new Error(`invalid Bayes change delta ${String(c.delta)}`);
       if (c.cls !== 'spam' && c.cls !== 'ham') throw new Error(`invalid Bayes class ${String(c.cls)}`);
     }
-    await this.db.transaction().execute(async (trx) => {
-      for (const c of changes) {
-        const toks = JSON.stringify(c.tokens);
-        const at = c.at.getTime();
-        const spam = c.cls === 'spam' ? 1 : 0;
-        const ham = c.cls === 'ham' ? 1 : 0;
-        if (c.delta === 1) {
-          // "WHERE true" keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
-          await sql`INSERT INTO bayes_tokens (token, spam, ham, atime)
-            SELECT value, ${spam}, ${ham}, ${at} FROM json_each(${toks}) WHERE true
-            ON CONFLICT (token) DO UPDATE SET spam = spam + excluded.spam, ham = ham + excluded.ham, atime = MAX(atime, excluded.atime)`.execute(trx);
-          await sql`UPDATE bayes_totals SET messages = messages + 1 WHERE class = ${c.cls}`.execute(trx);
-          await sql`INSERT INTO bayes_learned (digest, class, learned_at) VALUES (${c.digest}, ${c.cls}, ${at})
-            ON CONFLICT (digest) DO UPDATE SET class = excluded.class, learned_at = excluded.learned_at`.execute(trx);
-        } else {
-          await sql`UPDATE bayes_tokens SET spam = MAX(spam - ${spam}, 0), ham = MAX(ham - ${ham}, 0)
-            WHERE token IN (SELECT value FROM json_each(${toks}))`.execute(trx);
-          await sql`DELETE FROM bayes_tokens WHERE spam = 0 AND ham = 0 AND token IN (SELECT value FROM json_each(${toks}))`.execute(trx);
-          await sql`UPDATE bayes_totals SET messages = MAX(messages - 1, 0) WHERE class = ${c.cls}`.execute(trx);
-          await sql`DELETE FROM bayes_learned WHERE digest = ${c.digest}`.execute(trx);
+    this.#dropCache();
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        for (const c of changes) {
+          const toks = JSON.stringify(c.tokens);
+          const at = c.at.getTime();
+          const spam = c.cls === 'spam' ? 1 : 0;
+          const ham = c.cls === 'ham' ? 1 : 0;
+          if (c.delta === 1) {
+            // "WHERE true" keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
+            await sql`INSERT INTO bayes_tokens (token, spam, ham, atime)
+              SELECT value, ${spam}, ${ham}, ${at} FROM json_each(${toks}) WHERE true
+              ON CONFLICT (token) DO UPDATE SET spam = spam + excluded.spam, ham = ham + excluded.ham, atime = MAX(atime, excluded.atime)`.execute(trx);
+            await sql`UPDATE bayes_totals SET messages = messages + 1 WHERE class = ${c.cls}`.execute(trx);
+            await sql`INSERT INTO bayes_learned (digest, class, learned_at) VALUES (${c.digest}, ${c.cls}, ${at})
+              ON CONFLICT (digest) DO UPDATE SET class = excluded.class, learned_at = excluded.learned_at`.execute(trx);
+          } else {
+            await sql`UPDATE bayes_tokens SET spam = MAX(spam - ${spam}, 0), ham = MAX(ham - ${ham}, 0)
+              WHERE token IN (SELECT value FROM json_each(${toks}))`.execute(trx);
+            await sql`DELETE FROM bayes_tokens WHERE spam = 0 AND ham = 0 AND token IN (SELECT value FROM json_each(${toks}))`.execute(trx);
+            await sql`UPDATE bayes_totals SET messages = MAX(messages - 1, 0) WHERE class = ${c.cls}`.execute(trx);
+            await sql`DELETE FROM bayes_learned WHERE digest = ${c.digest}`.execute(trx);
+          }
         }
-      }
-    });
+      });
+    } finally {
+      // Reads that ran while the transaction was open may have cached the old counts.
+      this.#dropCache();
+    }
   }
 
   async tokenCount(): Promise<number> {
@@ -100,6 +143,7 @@ export class SqlBayesStore implements BayesStore {
 
   async clear(): Promise<void> {
     this.#touched = new Set();
+    this.#dropCache();
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('bayes_tokens').execute();
       await trx.deleteFrom('bayes_learned').execute();
@@ -109,6 +153,7 @@ export class SqlBayesStore implements BayesStore {
 
   async expire(before: Date): Promise<number> {
     await this.flushTouches();
+    this.#dropCache();
     const res = await this.db.deleteFrom('bayes_tokens').where('atime', '<', before.getTime()).executeTakeFirst();
     return Number(res.numDeletedRows);
   }
