@@ -243,3 +243,29 @@ test('autolearn learns after the reply, at most one message a second, skipping t
   assert.equal(a.skipped, 1);
   assert.deepEqual(ctx.events.filter((e) => e.type === 'autolearn').map((e) => e.detail), [{ as: 'ham' }]);
 });
+
+test('spam stage: a failing check is traced and the others still score; findings for decide, nothing changed on the message', async () => {
+  const { spamStage } = await import('../../src/pipeline/filter/spam-stage.ts');
+  const { MemoryBayesStore } = await import('../../src/pipeline/filter/spam/index.ts');
+  const broken = { name: 'broken', run: () => { throw new Error('resolver exploded'); } };
+  const st = spamStage({ settings: () => SETTINGS_DEFAULTS, bayesStore: new MemoryBayesStore(), localDomains: () => ['corp.example'], extraChecks: [broken] });
+  const ctx = context(['alice@corp.example']);
+  await st.run(ctx);
+  assert.equal(ctx.reject, null);
+  assert.ok(ctx.findings.spam, 'scored');
+  assert.deepEqual(ctx.findings.spam!.errors, [{ check: 'broken', error: 'resolver exploded' }]);
+  const ev = ctx.events.find((e) => e.type === 'spam')!;
+  assert.deepEqual(ev.detail.errors, ['broken: resolver exploded']);
+  assert.equal(typeof ev.detail.score, 'number');
+  assert.equal(ctx.prepend.length, 0);
+  assert.equal(ctx.body, ctx.original);
+
+  // Off, or outbound without spam.scanOutbound: not scanned.
+  const out = context(['x@elsewhere.example'], {}, { client: { ip: '10.0.0.5', helo: 'app', ptr: null, tls: null, trusted: true } });
+  await st.run(out);
+  assert.equal(out.findings.spam, undefined);
+  const off = context(['alice@corp.example']);
+  await spamStage({ settings: () => ({ ...SETTINGS_DEFAULTS, 'spam.enabled': false }), bayesStore: new MemoryBayesStore(), localDomains: () => [] }).run(off);
+  assert.equal(off.findings.spam, undefined);
+  assert.match(off.events[0]!.detail.skipped, /spam.enabled=false/);
+});
