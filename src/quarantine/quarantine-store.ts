@@ -117,8 +117,9 @@ export class QuarantineStore implements QuarantineSink {
           state: 'held',
           updated_at: heldAt,
         },
+        // The hold itself is in the message's trace through the caller (the SMTP session
+        // records "quarantined" with the quarantine id among its events).
         recipients,
-        { type: 'quarantined', detail: { quarantineId: id, category: h.category, score: h.score, reason: h.reason, recipients } },
       );
     } catch (err) {
       // Not recorded, so not kept: the caller answers with a temporary failure.

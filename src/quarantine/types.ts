@@ -22,6 +22,6 @@ export interface QuarantineHold {
 }
 
 export interface QuarantineSink {
-  /** Stores the message durably (before the SMTP reply); returns the quarantine id. */
+  /** Stores the message durably (before the SMTP reply); returns the quarantine id. The caller traces the hold. */
   hold(h: QuarantineHold): Promise<string>;
 }

@@ -17,14 +17,15 @@ export interface QuarantineFilter {
   limit?: number;
 }
 
-export async function insertQuarantine(db: Db, row: QuarantineTable, recipients: string[], event: { type: string; detail: unknown }): Promise<void> {
+/** `event`, when given, goes into the trace of the message as received, in the same transaction. */
+export async function insertQuarantine(db: Db, row: QuarantineTable, recipients: string[], event?: { type: string; detail: unknown }): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await trx.insertInto('quarantine').values(row).execute();
     await trx
       .insertInto('quarantine_recipients')
       .values(recipients.map((address) => ({ quarantine_id: row.id, address, state: 'held' as const, released_at: null, released_as: null })))
       .execute();
-    await trx.insertInto('events').values({ message_id: row.message_id, at: row.held_at, type: event.type, recipient: null, detail: JSON.stringify(event.detail) }).execute();
+    if (event) await trx.insertInto('events').values({ message_id: row.message_id, at: row.held_at, type: event.type, recipient: null, detail: JSON.stringify(event.detail) }).execute();
   });
 }
 
