@@ -16,6 +16,10 @@ import { openQuarantine, type OpenedQuarantine } from '../../src/quarantine/open
 import { parseSpoolFile } from '../../src/spool/spool-file.ts';
 import { newQueueId } from '../../src/spool/queue-id.ts';
 import type { QuarantineHold } from '../../src/quarantine/types.ts';
+import pino from 'pino';
+import { Acceptor, type AcceptedMessage } from '../../src/spool/acceptor.ts';
+import { Spool } from '../../src/spool/spool-file.ts';
+import { IndexWriter } from '../../src/trace/index-writer.ts';
 
 interface Env {
   db: Db;
@@ -199,5 +203,32 @@ test('a held file whose index row was lost (database not yet synced at a power c
     assert.deepEqual(after.recipients.map((r) => r.address).sort(), ['alice@example.test', 'bob@example.test']);
     assert.deepEqual(await q.service.raw(id), Buffer.concat(h.message));
     assert.equal(await q.service.reindexOrphans(0), 0);
+  });
+});
+
+test('inside the gateway a release goes through its Acceptor: handed to delivery at once with exactly the held bytes', async () => {
+  await withQuarantine(async ({ db, dir }) => {
+    const log = pino({ level: 'silent' });
+    const spool = new Spool(join(dir, 'spool'), 1);
+    await spool.init();
+    const acceptor = new Acceptor(spool, new IndexWriter(db, log), log);
+    const accepted: AcceptedMessage[] = [];
+    acceptor.onAccepted((m) => accepted.push(m));
+    const config = { storage: { database: '', spool: join(dir, 'spool'), data: join(dir, 'data'), archive: '' }, masterKeyFile: join(dir, 'master.key') };
+    const inGateway = openQuarantine({ db, config, acceptor: { acceptor, node: 1 } });
+    try {
+      const h = hold();
+      const id = await inGateway.store.hold(h);
+      const r = await inGateway.service.release(id, { by: 'api:admin' });
+      assert.equal(accepted.length, 1);
+      assert.equal(accepted[0]!.envelope.id, r.queueId);
+      assert.equal(accepted[0]!.envelope.node, 1);
+      assert.deepEqual(accepted[0]!.envelope.recipients.map((x) => x.address).sort(), ['alice@example.test', 'bob@example.test']);
+      assert.deepEqual(accepted[0]!.message, Buffer.concat(h.message));
+      const rcpts = await db.selectFrom('recipients').select('status').where('message_id', '=', r.queueId).execute();
+      assert.deepEqual(rcpts.map((x) => x.status), ['queued', 'queued']);
+    } finally {
+      await inGateway.close();
+    }
   });
 });
