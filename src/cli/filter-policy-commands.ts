@@ -15,6 +15,8 @@ import {
   type PolicyFields,
 } from '../db/repos/filter-policies.ts';
 import type { FilterPolicyRow, PolicyAction } from '../db/schema.ts';
+import { getFileRuleSet } from '../db/repos/file-rules.ts';
+import type { Db } from '../db/database.ts';
 import { printTable, withDataDir, withDb } from './context.ts';
 
 type D = { dataDir: string };
@@ -85,6 +87,11 @@ function fields(o: PolicyOpts): PolicyFields {
   return f;
 }
 
+/** A policy may only name a file rule set that exists (see hermes filerules). */
+async function checkFileRules(db: Db, f: PolicyFields): Promise<void> {
+  if (f.fileRules && !(await getFileRuleSet(db, f.fileRules))) throw new Error(`no file rule set ${f.fileRules} (see "hermes filerules list")`);
+}
+
 function withPolicyOptions(cmd: Command): Command {
   return cmd
     .option('--description <text>', 'a note for admins')
@@ -146,12 +153,19 @@ export function registerFilterPolicy(program: Command): void {
     });
   });
   withDataDir(withPolicyOptions(cmd.command('add <name>').description('create a policy (unset options take the defaults)'))).action(async (name: string, o: D & PolicyOpts) => {
-    await withDb(o.dataDir, async (db) => show(await createPolicy(db, name, fields(o))));
+    const f = fields(o);
+    await withDb(o.dataDir, async (db) => {
+      await checkFileRules(db, f);
+      show(await createPolicy(db, name, f));
+    });
   });
   withDataDir(withPolicyOptions(cmd.command('set <name>').description('change a policy'))).action(async (name: string, o: D & PolicyOpts) => {
     const f = fields(o);
     if (!Object.keys(f).length) throw new Error('nothing to change: give at least one option (see --help)');
-    await withDb(o.dataDir, async (db) => show(await updatePolicy(db, name, f)));
+    await withDb(o.dataDir, async (db) => {
+      await checkFileRules(db, f);
+      show(await updatePolicy(db, name, f));
+    });
   });
   withDataDir(cmd.command('remove <name>').description('delete a policy that is not assigned')).action(async (name: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
