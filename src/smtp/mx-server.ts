@@ -254,7 +254,11 @@ export class MxServer {
           log: own ? log.child({ copyOf: id, queueId: copyId }) : log,
           trace: (type, detail) => copyEvents.push({ type, detail }),
         };
-        if (own) copy.trace('split', { parent: id, copy: plan.label, recipients: plan.recipients.map((r) => r.address) });
+        if (own) {
+          // Both traces point at each other: the message lists its copies, a copy its message.
+          events.push({ type: 'copy', detail: { queueId: copyId, copy: plan.label, recipients: plan.recipients.map((r) => r.address) } });
+          copy.trace('split', { parent: id, copy: plan.label, recipients: plan.recipients.map((r) => r.address) });
+        }
         plan.apply(copy);
         copies.push({ ctx: copy, events: copyEvents });
         return copy;

@@ -181,6 +181,7 @@ test('per-recipient policies split one message: held for one, tagged copy for on
   const childRcpts = await gw.db.selectFrom('recipients').select('address').where('message_id', '=', child[0]!.id).execute();
   assert.deepEqual(childRcpts.map((x) => x.address), ['dave@corp.test']);
   assert.ok((await events(child[0]!.id)).some((e) => e.type === 'split' && e.detail.parent === id));
+  assert.ok((await events(id)).some((e) => e.type === 'copy' && e.detail.queueId === child[0]!.id && e.detail.recipients[0] === 'dave@corp.test'));
   assert.equal((await gw.db.selectFrom('quarantine').select('id').where('message_id', '=', id).execute()).length, 1);
 });
 
