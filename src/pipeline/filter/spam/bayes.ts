@@ -66,9 +66,10 @@ export const DEFAULT_BAYES_999: BayesBucket = Object.freeze({
  * spam. The defaults put its own landmarks on the policy thresholds. SpamBayes calls
  * 0.20 the ham cutoff and 0.90 the spam cutoff, with "unsure" between; here p = 0.2
  * scores 2.1 (tag at 2: unsure mail is tagged), p = 0.5 scores 3, p = 0.9 scores 4.4 and
- * the line stops at 4.5, so that the classifier alone quarantines (5) only when it is all
- * but certain (p >= 0.999); below that it needs a rule to agree. p = 0.01 scores 0 and
- * confident ham (p <= 0.0005) -2, as SpamAssassin's BAYES_00 (-1.9).
+ * the line stops at 4.5, so that the classifier alone quarantines (5) only from p = 0.99
+ * (SpamAssassin's BAYES_99; ten times the odds of SpamBayes's spam cutoff); below that it
+ * needs a rule to agree. p = 0.01 scores 0 and confident ham (p <= 0.0005) -2, as
+ * SpamAssassin's BAYES_00 (-1.9).
  *
  * Why not SpamAssassin's fixed bucket scores (0.8 for BAYES_50, 3.5 for BAYES_99, +0.2
  * for BAYES_999): they assume hundreds of other rules and network tests add the rest. With
@@ -91,7 +92,7 @@ export interface BayesScoreCurve {
   certainMax: number;
 }
 
-export const DEFAULT_BAYES_CURVE: BayesScoreCurve = Object.freeze({ center: 3, slope: 1.5, min: -2, max: 4.5, certain: 0.999, certainMax: 5 });
+export const DEFAULT_BAYES_CURVE: BayesScoreCurve = Object.freeze({ center: 3, slope: 1.5, min: -2, max: 4.5, certain: 0.99, certainMax: 5 });
 
 export interface BayesOptions {
   /** Spam messages to learn before scoring. Default 200. */

@@ -12,8 +12,9 @@ export const HTML_RULES = defineRules({
   HTML_ENTITY_OBFUSCATION: { score: 1.0, description: 'HTML writes ordinary letters as numeric character references (&#101;) to hide words' },
   HTML_FONT_SIZE_HUGE: { score: 0.5, description: 'HTML uses the largest font sizes (<font size=6/7 or +3 and up>), shouting at the reader' },
   HTML_SPLIT_WORDS: { score: 1.0, description: 'HTML splits words with comments or empty tags (V<!-- -->iagra)' },
-  HTML_FORM: { score: 0.5, description: 'HTML contains a form (asks the reader to type data into the mail)' },
-  HTML_SCRIPT: { score: 0.2, description: 'HTML contains scripts, which mail programs do not run' },
+  // Forms and scripts are as common in the newsletters of real companies as in spam.
+  HTML_FORM: { score: 0.3, description: 'HTML contains a form (asks the reader to type data into the mail)' },
+  HTML_SCRIPT: { score: 0.1, description: 'HTML contains scripts, which mail programs do not run' },
 });
 
 const HUGE_FONT_RE = /<font\b[^>]*\bsize\s*=\s*["']?\s*(?:\+[3-9]|[6-7])\b/i;

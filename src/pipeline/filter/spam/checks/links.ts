@@ -6,7 +6,8 @@ import { baseDomain, hostShownInText, isIpHost, parseUrl } from '../urls.ts';
 import { defineRules, hit } from './rules.ts';
 
 export const LINK_RULES = defineRules({
-  LINK_TEXT_OTHER_DOMAIN: { score: 0.5, description: 'A link shows one domain in its text but points to another' },
+  // Newsletters send their links through tracking redirectors, so a mismatch alone is weak.
+  LINK_TEXT_OTHER_DOMAIN: { score: 0.3, description: 'A link shows one domain in its text but points to another' },
   LINK_TEXT_SPOOFS_LOCAL: { score: 2.5, description: 'A link shows one of our own domains in its text but points elsewhere' },
   URI_NUMERIC_HOST: { score: 1.2, description: 'A link points to a bare IP address instead of a host name' },
   URI_USERINFO: { score: 1.5, description: 'A link hides its real host behind user information (http://trusted.example@other.example/)' },
