@@ -10,12 +10,17 @@ import PostalMime from 'postal-mime';
 import { createTestGateway, eventually, type TestGateway } from '../helpers/gateway.ts';
 import { startSmtpSink, type SmtpSink, type SinkMessage } from '../helpers/peers.ts';
 import { sendMessage, type SendOutcome } from '../helpers/smtp-probe.ts';
-import { upsertRelayDomain } from '../../src/db/repos/relay-policy.ts';
+import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { addRelayNetwork, upsertRelayDomain } from '../../src/db/repos/relay-policy.ts';
+import { setSetting } from '../../src/config/settings.ts';
+import { composeMessage, EICAR_FILE } from '../helpers/attachments.ts';
 import { SqlBayesStore } from '../../src/db/repos/bayes-store.ts';
 import { Bayes, SpamEngine } from '../../src/pipeline/filter/spam/index.ts';
 
 const CORPUS = '/work/shared/corpus/spamassassin';
 const TRAIN = 250; // of each class: above the 200 the classifier needs before it scores
+
+const OUR_SERVER = '127.0.0.2';
 
 let gw: TestGateway;
 let sink: SmtpSink;
@@ -60,6 +65,9 @@ before(async () => {
   sink = await startSmtpSink();
   gw = await createTestGateway();
   await upsertRelayDomain(gw.db, { domain: 'corp.test', nextHop: `127.0.0.1:${sink.port}` });
+  // 127.0.0.2 is one of our own servers (relay network); its outbound mail goes to the sink as smarthost.
+  await addRelayNetwork(gw.db, `${OUR_SERVER}/32`);
+  await setSetting(gw.db, 'delivery.smarthost', `127.0.0.1:${sink.port}`);
   const spam = files('spam');
   const ham = files('ham').filter((f) => f.includes('easy_ham'));
   const learnSpam = await cli('bayes', 'learn', '--spam', ...spam.slice(0, TRAIN));
@@ -233,4 +241,45 @@ test('CLI: clear errors, and bayes stats, learn and forget on an mbox', async ()
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** nodemailer's SMTP client from a chosen local address (127.0.0.2: a relay network). */
+function sendFrom(localAddress: string, envelope: { from: string; to: string[] }, raw: Buffer): Promise<SendOutcome> {
+  return new Promise((resolve) => {
+    const conn = new SMTPConnection({ host: '127.0.0.1', port: gw.port, localAddress, name: 'app.corp.test', ignoreTLS: true } as SMTPConnection.Options);
+    const done = (o: SendOutcome) => {
+      try {
+        conn.quit();
+      } catch {
+        /* closed */
+      }
+      resolve(o);
+    };
+    conn.on('error', (e: Error & { response?: string; responseCode?: number }) => done({ ok: false, response: e.response ?? e.message, code: e.responseCode ?? 0 }));
+    conn.connect(() =>
+      conn.send(envelope, raw, (err, info) => {
+        if (err) {
+          const e = err as Error & { response?: string; responseCode?: number };
+          return done({ ok: false, response: e.response ?? e.message, code: e.responseCode ?? 0 });
+        }
+        done({ ok: true, response: info.response, code: Number(info.response.slice(0, 3)) });
+      }),
+    );
+  });
+}
+
+test('outbound mail from the relay networks: malware refused by the sender\'s policy, spam not scored, no X-Spam headers', async () => {
+  const virus = await composeMessage({ subject: 'tools', attachments: [{ filename: 'eicar.com', content: EICAR_FILE }] });
+  const refused = await sendFrom(OUR_SERVER, { from: 'alice@corp.test', to: ['partner@far.example'] }, virus);
+  assert.equal(refused.code, 550, refused.response);
+  assert.match(refused.response, /5\.7\.1 Message rejected: it contains malware/);
+
+  const r = await sendFrom(OUR_SERVER, { from: 'alice@corp.test', to: ['partner@far.example'] }, marked(spamSample, 'outbound-spam'));
+  assert.equal(r.code, 250, r.response);
+  const m = await arrived('outbound-spam');
+  assert.deepEqual(m.to, ['partner@far.example']);
+  assert.doesNotMatch(m.raw.toString('latin1').split('\r\n\r\n')[0]!, /^X-Spam-/m);
+  const ev = await events(queueId(r));
+  assert.equal(ev.find((e) => e.type === 'spam'), undefined, 'not scanned (spam.scanOutbound is off)');
+  assert.equal(ev.find((e) => e.type === 'policy')!.detail.via, 'default');
 });
