@@ -225,6 +225,8 @@ const CASES: Record<string, Variant> = {
   OBFU_LEET_WORD: { body: 'Cheap v1agra and c4sino bonuses inside.\r\n' },
   // capitals
   SUBJ_ALL_CAPS: { set: { Subject: 'MAKE MONEY FAST TODAY' } },
+  // subject
+  SUBJ_PADDED: { set: { Subject: 'Your statement is ready                                  83jd7' } },
   BODY_CAPS_50_75: {
     body: `${'THIS OFFER IS VALID ONLY TODAY SO ACT NOW and do not wait any longer. '.repeat(6)}\r\n`,
   },
@@ -279,6 +281,8 @@ test('look-alike mail from real programs and ordinary headers do not trigger the
   // qmail writes the client address before the HELO name; webmail names the browser's address.
   assert.deepEqual(await symbols({ add: [['Received', 'from 198.51.100.7 (HELO client.sender.example) by client.sender.example with SMTP; Mon, 15 Jan 2024 09:58:10 +0000']] }), []);
   assert.deepEqual(await symbols({ add: [['Received', 'from 198.51.100.7 by webmail.sender.example with HTTP; Mon, 15 Jan 2024 09:58:10 +0000']] }), []);
+  // A long subject folded over two lines, however deeply indented, reads as one space.
+  assert.deepEqual(await symbols({ set: { Subject: 'Meeting notes for Tuesday and the follow-up items we agreed on\r\n        with the release team' } }), []);
   // A team list is not a harvested one; nor is a small font size or a heading.
   assert.deepEqual(await symbols({ set: { To: 'alice@ours.example, bob@ours.example, carol@ours.example, dave@ours.example, erin@ours.example, frank@ours.example' } }), []);
   assert.deepEqual(await symbols({ raw: alternative('Quarterly report attached.', '<html><body><font size="2">Quarterly report</font> <font size="+1">attached</font></body></html>') }), []);
