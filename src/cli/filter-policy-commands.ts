@@ -17,6 +17,7 @@ import {
 import type { FilterPolicyRow, PolicyAction } from '../db/schema.ts';
 import { getFileRuleSet } from '../db/repos/file-rules.ts';
 import type { Db } from '../db/database.ts';
+import { loadFilterConfig } from '../pipeline/decide/filter-config.ts';
 import { printTable, withDataDir, withDb } from './context.ts';
 
 type D = { dataDir: string };
@@ -185,6 +186,12 @@ export function registerFilterPolicy(program: Command): void {
     await withDb(o.dataDir, async (db) => {
       await unassignPolicy(db, target);
       console.log(`${target}: default policy`);
+    });
+  });
+  withDataDir(cmd.command('which <address>').description('which policy applies to an address, and why')).action(async (address: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      const r = (await loadFilterConfig(db, 0)).policies.resolve(address.trim());
+      console.log(`${address.trim().toLowerCase()}: policy ${r.policy.name} (${r.via === 'default' ? 'the default assignment' : `assigned to ${r.via}`})`);
     });
   });
   withDataDir(cmd.command('assignments').description('who has which policy')).action(async (o: D) => {

@@ -2,6 +2,7 @@
 // apply to running gateways from their next message.
 import type { Command } from 'commander';
 import { addListEntry, LIST_DESCRIPTIONS, LIST_NAMES, listEntries, removeListEntry } from '../db/repos/lists.ts';
+import { loadFilterConfig } from '../pipeline/decide/filter-config.ts';
 import { printTable, withDataDir, withDb } from './context.ts';
 
 type D = { dataDir: string };
@@ -45,6 +46,29 @@ export function registerLists(program: Command): void {
       });
     },
   );
+  withDataDir(
+    cmd
+      .command('check')
+      .description('what the lists say about a message: sender, recipients, client address')
+      .requiredOption('--from <sender>', 'envelope sender (and From header)')
+      .requiredOption('--to <recipients>', 'recipients, comma-separated')
+      .option('--ip <address>', 'client address', '192.0.2.1')
+      .option('--dmarc-pass', 'DMARC passed for the From domain (allow entries may then match the From header)'),
+  ).action(async (o: D & { from: string; to: string; ip: string; dmarcPass?: boolean }) => {
+    await withDb(o.dataDir, async (db) => {
+      const { lists } = await loadFilterConfig(db, 0);
+      const from = o.from.trim().toLowerCase();
+      const v = lists.evaluate({
+        mailFrom: from,
+        clientIp: o.ip,
+        fromAddresses: [from],
+        dmarcPassDomain: o.dmarcPass ? from.slice(from.lastIndexOf('@') + 1) : null,
+        recipients: o.to.split(',').map((r) => r.trim()).filter(Boolean),
+      });
+      if (v.allowAll) console.log(`every check skipped: ${v.allowAll}`);
+      for (const [rcpt, m] of v.recipients) console.log(`${rcpt}: ${m.block ? `blocked (${m.block})` : m.skipSpam ? `spam checks skipped (${m.skipSpam})` : 'no list entry applies'}`);
+    });
+  });
   withDataDir(cmd.command('show').description('show list entries').option('--list <list>', 'only this list').option('--for <recipient>', "only this recipient's or domain's entries ('' for global)")).action(
     async (o: D & { list?: string; for?: string }) => {
       await withDb(o.dataDir, async (db) => {

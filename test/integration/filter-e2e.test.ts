@@ -226,6 +226,10 @@ test('CLI: clear errors, and bayes stats, learn and forget on an mbox', async ()
   r = await gw.cli(['filter-policy', 'remove', 'strict']);
   assert.match(r.stderr, /policy strict is assigned \(recipient ceo@corp.test\); unassign it first/);
 
+  assert.match(await cli('filter-policy', 'which', 'Carol@corp.test'), /carol@corp.test: policy lenient \(assigned to recipient carol@corp.test\)/);
+  assert.match(await cli('filter-policy', 'which', 'zed@corp.test'), /policy default \(the default assignment\)/);
+  assert.match(await cli('lists', 'check', '--from', 'x@mail.bad.example', '--to', 'alice@corp.test'), /alice@corp.test: blocked \(envelope sender matches global block entry bad.example\)/);
+
   const before = await cli('bayes', 'stats');
   const spamCount = Number(/spam messages +(\d+)/.exec(before)![1]);
   const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
