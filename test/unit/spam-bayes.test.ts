@@ -208,6 +208,13 @@ test('tokenizer: prefixed header tokens, decoded and stripped bodies, URLs as ho
   }
   assert.ok(!toks.some((t) => t.includes('<') || t.includes('hidden') || t.includes('://')), toks.join(' '));
   assert.ok(!toks.includes('free'), 'capitals are kept apart from lower case');
+  assert.ok(!toks.some((t) => t.startsWith('bi:')), 'no word pairs by default');
+  // The SMTP client the gateway talked to: its networks and the name it greeted with.
+  const relayed = { ...html, envelope: { mailFrom: 'offers@shop.example.net', rcptTo: ['bob@ours.example'], clientIp: '198.51.100.7', helo: 'mta7.mailer.example.com' } };
+  const rt = tokenize(relayed, new ScanContext(relayed));
+  for (const t of ['client:ip:198.51.100', 'client:ip:198.51', 'helo:example.com']) assert.ok(rt.includes(t), `missing ${t}`);
+  const bare = { ...html, envelope: { mailFrom: '', rcptTo: [], clientIp: '198.51.100.7', helo: '[198.51.100.7]' } };
+  assert.ok(tokenize(bare, new ScanContext(bare)).includes('helo:ip'));
 
   const long = await mail({ subject: 'x', body: `${'supercalifragilisticexpialidocious '.repeat(3)}${Array.from({ length: 5000 }, (_, i) => `word${i}`).join(' ')}` });
   const lt = tokenize(long, new ScanContext(long), { maxTokens: 500 });

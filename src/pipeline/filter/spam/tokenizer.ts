@@ -1,8 +1,8 @@
 // Tokens for the Bayes classifier, in the SpamBayes tradition: words of the decoded body
 // (HTML reduced to its visible text, URLs reduced to their host names), optionally pairs
 // of adjacent words, and from the headers a set of prefixed tokens (subject words, sender
-// and recipient domains, hosts and networks from the Received chain, mailer, content
-// types, header names). Each message yields a set: a token counts once however often it
+// and recipient domains, hosts and networks from the Received chain and of the SMTP
+// client, mailer, content types, header names). Each message yields a set: a token counts once however often it
 // appears.
 //
 // Chi-square combining treats every token as an independent witness, so the tokenizer
@@ -260,6 +260,23 @@ function headerTokens(input: SpamInput, ctx: ScanContext, ts: TokenSet, o: Requi
     if (w) ts.add(`rcvd:with:${w[1]!.slice(0, 20)}`);
   }
   ts.add(`rcvd:n:${bucket(ctx.headers('received').length)}`);
+
+  // The SMTP client, as the gateway saw it: its network and the name it greeted with.
+  // These are the hop SpamAssassin's Bayes reads from the first untrusted Received header.
+  const env = input.envelope;
+  if (env?.clientIp) {
+    const o = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}$/.exec(env.clientIp);
+    if (o) {
+      ts.add(`client:ip:${o[1]}.${o[2]}.${o[3]}`);
+      ts.add(`client:ip:${o[1]}.${o[2]}`);
+    }
+  }
+  if (env?.helo) {
+    const helo = env.helo.toLowerCase().replace(/^\[|\]$/g, '').slice(0, 100);
+    if (isIpHost(helo)) ts.add('helo:ip');
+    else if (!helo.includes('.')) ts.add('helo:nodot');
+    else ts.add(`helo:${baseDomain(helo)}`);
+  }
 
   for (const name of ['x-mailer', 'user-agent']) {
     const v = ctx.header(name);
