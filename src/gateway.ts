@@ -180,6 +180,11 @@ export class Gateway {
       acceptor,
       index: this.index,
       quarantine: this.quarantine.store,
+      rcptCheck: async (client, mailFrom, rcpt) => {
+        if (client.trusted || !currentSettings()['filter.enabled']) return null;
+        const why = (await filterConfig.get()).lists.blockAtRcpt({ mailFrom, clientIp: client.ip }, rcpt);
+        return why ? { code: 554, enhanced: '5.7.1', message: `<${rcpt}>: Recipient address rejected: the sender is blocked by this recipient's list` } : null;
+      },
       log,
     });
   }

@@ -9,7 +9,7 @@ import { BareNewlineGuard } from './bare-newline-guard.ts';
 import { normaliseIp } from './cidr.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import { finalMessage } from '../pipeline/pipeline.ts';
-import type { CopyPlan, MessageContext, RecipientContext } from '../pipeline/context.ts';
+import type { CopyPlan, MessageContext, RecipientContext, SmtpReply } from '../pipeline/context.ts';
 import { traceHeaders } from '../pipeline/headers.ts';
 import type { Acceptor } from '../spool/acceptor.ts';
 import { newQueueId } from '../spool/queue-id.ts';
@@ -29,6 +29,11 @@ export interface MxServerOptions {
   index: IndexWriter;
   /** Where the decide stage's held copies go (the quarantine store). */
   quarantine?: QuarantineSink | null;
+  /**
+   * A refusal of one recipient known at RCPT time (a block list of that recipient's
+   * own), so that only that recipient is refused when a message has several.
+   */
+  rcptCheck?: (client: { ip: string; trusted: boolean }, mailFrom: string, rcpt: string) => Promise<SmtpReply | null>;
   log: Logger;
 }
 
@@ -156,8 +161,25 @@ export class MxServer {
     }
     const max = st.policy.settings['smtp.maxRecipients'];
     if (st.recipients.size >= max) return cb(smtpError(452, '4.5.3', 'Too many recipients'));
-    st.recipients.set(address.address.toLowerCase(), { address: address.address, route: d.route, requireTls: d.requireTls });
-    cb();
+    const accept = () => {
+      st.recipients.set(address.address.toLowerCase(), { address: address.address, route: d.route, requireTls: d.requireTls });
+      cb();
+    };
+    if (!this.o.rcptCheck) return accept();
+    const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    this.o.rcptCheck({ ip, trusted: st.policy.isRelayClient(ip) }, mailFrom, address.address).then(
+      (reply) => {
+        if (!reply) return accept();
+        st.rejectedRecipients.push(address.address);
+        this.o.log.info({ client: ip, from: mailFrom, rcpt: address.address, reply: reply.code }, 'recipient refused by its block list');
+        cb(smtpError(reply.code, reply.enhanced, reply.message));
+      },
+      (err: unknown) => {
+        // The lists could not be read: decide at DATA instead, where a failure is visible.
+        this.o.log.warn({ err }, 'recipient list check failed');
+        accept();
+      },
+    );
   }
 
   #onData(stream: SMTPServerDataStream, session: Session, cb: (err?: Error | null, message?: string) => void): void {

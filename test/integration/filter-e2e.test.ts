@@ -107,6 +107,7 @@ before(async () => {
   await cli('settings', 'set', 'spam.autolearn', 'false');
   await cli('lists', 'add', 'block', 'bad.example');
   await cli('lists', 'add', 'allow', 'friend@partner.example');
+  await cli('lists', 'add', 'block', 'pushy.example', '--for', 'alice@corp.test');
   await gw.start();
 });
 
@@ -286,4 +287,14 @@ test('outbound mail from the relay networks: malware refused by the sender\'s po
   const ev = await events(queueId(r));
   assert.equal(ev.find((e) => e.type === 'spam'), undefined, 'not scanned (spam.scanOutbound is off)');
   assert.equal(ev.find((e) => e.type === 'policy')!.detail.via, 'default');
+});
+
+test("a recipient's own block list refuses only that recipient, at RCPT; the others get the message", async () => {
+  const r = await sendMessage(gw.port, { from: 'sales@pushy.example', to: ['alice@corp.test', 'bob@corp.test'] }, marked(hamSample, 'pushy'));
+  assert.equal(r.code, 250, r.response);
+  const m = await arrived('pushy');
+  assert.deepEqual(m.to, ['bob@corp.test']);
+  const received = (await events(queueId(r))).find((e) => e.type === 'received')!;
+  assert.deepEqual(received.detail.recipients, ['bob@corp.test']);
+  assert.deepEqual(received.detail.rejectedRecipients, ['alice@corp.test']);
 });

@@ -139,3 +139,20 @@ test('bayes learn input: an mbox splits into its messages (">From " unescaped), 
   const plain = Buffer.from('Subject: x\r\n\r\nFrom here on\r\n');
   assert.deepEqual(splitMessages(plain), [plain]);
 });
+
+test('lists at RCPT: only a recipient\'s (or its domain\'s) own block refuses that recipient; global blocks wait for DATA', () => {
+  const lists = new FilterLists([
+    { list: 'block', owner: 'alice@corp.example', kind: 'domain', value: 'pushy.example' },
+    { list: 'block', owner: 'corp.example', kind: 'network', value: '203.0.113.0/24' },
+    { list: 'allow', owner: 'bob@corp.example', kind: 'network', value: '203.0.113.5/32' },
+    { list: 'block', owner: '', kind: 'domain', value: 'spam.example' },
+    { list: 'allow-all', owner: '', kind: 'address', value: 'ceo@pushy.example' },
+  ]);
+  const at = (mailFrom: string, clientIp: string, rcpt: string) => lists.blockAtRcpt({ mailFrom, clientIp }, rcpt);
+  assert.match(at('sales@news.pushy.example', '198.51.100.1', 'alice@corp.example')!, /alice@corp.example's block entry pushy.example/);
+  assert.equal(at('sales@news.pushy.example', '198.51.100.1', 'carol@corp.example'), null);
+  assert.match(at('x@y.example', '203.0.113.9', 'carol@corp.example')!, /corp.example's block network/);
+  assert.equal(at('x@y.example', '203.0.113.5', 'bob@corp.example'), null, "bob's own allow wins over his domain's block");
+  assert.equal(at('x@spam.example', '198.51.100.1', 'alice@corp.example'), null, 'global: decided at DATA');
+  assert.equal(at('ceo@pushy.example', '198.51.100.1', 'alice@corp.example'), null, 'allow-all');
+});

@@ -109,6 +109,26 @@ export class FilterLists {
     return null;
   }
 
+  /**
+   * At RCPT time (envelope and client known, headers not yet): the block of the
+   * recipient's own list or its domain's, if the most specific matching level blocks.
+   * Global entries are left to the lists stage at DATA, where the whole message is
+   * refused at once and traced.
+   */
+  blockAtRcpt(s: Pick<ListSubject, 'mailFrom' | 'clientIp'>, rcpt: string): string | null {
+    if (!this.size) return null;
+    const subject: ListSubject = { ...s, fromAddresses: [], recipients: [rcpt] };
+    if (this.#senderMatch(this.#set('allow-all', ''), subject, true, 'global allow-all')) return null;
+    const addr = lower(rcpt);
+    const domain = addr.slice(addr.lastIndexOf('@') + 1);
+    for (const [owner, label] of [[addr, `${addr}'s`], [domain, `${domain}'s`]] as const) {
+      if (this.#senderMatch(this.#set('allow', owner), subject, true, `${label} allow`) || this.#set('recipient-allow', owner)?.matchAddress(addr)) return null;
+      const block = this.#senderMatch(this.#set('block', owner), subject, false, `${label} block`);
+      if (block) return block;
+    }
+    return null;
+  }
+
   evaluate(s: ListSubject): ListVerdict {
     const allowAll = this.size ? this.#senderMatch(this.#set('allow-all', ''), s, true, 'global allow-all') : null;
     const recipients = new Map<string, RecipientListResult>();
