@@ -279,14 +279,16 @@ test('an incoming Authentication-Results claiming our authserv-id is removed; ot
   assert.equal(ev.find((e) => e.type === 'auth')?.detail.forgedResultsRemoved, true);
 });
 
-test('DMARC p=quarantine: tagged (X-Hermes-Auth: quarantine) and delivered until the quarantine exists', async () => {
+test('DMARC p=quarantine: held in the quarantine store (decide stage), not delivered', async () => {
   const r = await sendMessage(gw.port, { from: 'deals@promo.test', to: ['alice@corp.test'] }, simpleMessage({ from: 'deals@promo.test', to: 'alice@corp.test', subject: 'promo', messageId: '<promo-1@promo.test>' }));
   assert.ok(r.ok, r.response);
-  const head = headerSection(await arrived('<promo-1@promo.test>'));
-  assert.deepEqual(fields(head, 'X-Hermes-Auth'), ['quarantine']);
-  const auth = (await events(queueId(r))).find((e) => e.type === 'auth')!.detail;
+  const id = queueId(r);
+  const ev = await eventually(async () => ((await events(id)).some((e) => e.type === 'quarantined') ? events(id) : null), 15_000, 'quarantined event');
+  const auth = ev.find((e) => e.type === 'auth')!.detail;
   assert.equal(auth.action, 'quarantine');
-  assert.match(String(auth.applied), /quarantine/);
+  const held = await gw.db.selectFrom('quarantine').select(['category']).where('message_id', '=', id).execute();
+  assert.deepEqual(held, [{ category: 'auth' }]);
+  assert.ok(!(await sink.messages()).some((m) => m.raw.includes('<promo-1@promo.test>')));
 });
 
 test('a chain sealed by a trusted list keeps a p=reject From deliverable; our seal says cv=pass (dkimpy agrees)', async () => {
