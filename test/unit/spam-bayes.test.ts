@@ -68,7 +68,7 @@ test('chi-square survival function and Fisher combining', () => {
   assert.ok(Math.abs(mixed - 0.5) < 0.05, String(mixed));
   // Robinson's f(w): an unseen-like token stays at the prior; one-class tokens move with evidence.
   assert.equal(b.tokenProbability(0, 0, 10, 10), 0.5);
-  assert.ok(b.tokenProbability(1, 0, 10, 10) > 0.8 && b.tokenProbability(1, 0, 10, 10) < 0.9);
+  assert.ok(b.tokenProbability(1, 0, 10, 10) > 0.8 && b.tokenProbability(1, 0, 10, 10) < 0.95, "one sighting is pulled toward the prior");
   assert.ok(b.tokenProbability(20, 0, 100, 100) > b.tokenProbability(1, 0, 100, 100));
 });
 
