@@ -5,7 +5,7 @@ import PostalMime from 'postal-mime';
 import { Bayes, chi2Q, messageDigest } from '../../src/pipeline/filter/spam/bayes.ts';
 import { MemoryBayesStore } from '../../src/pipeline/filter/spam/bayes-memory-store.ts';
 import { ScanContext } from '../../src/pipeline/filter/spam/context.ts';
-import { tokenize } from '../../src/pipeline/filter/spam/tokenizer.ts';
+import { ipv6Groups, tokenize } from '../../src/pipeline/filter/spam/tokenizer.ts';
 import type { SpamInput } from '../../src/pipeline/filter/spam/types.ts';
 
 const NOW = new Date('2024-01-15T10:00:00Z');
@@ -215,6 +215,11 @@ test('tokenizer: prefixed header tokens, decoded and stripped bodies, URLs as ho
   for (const t of ['client:ip:198.51.100', 'client:ip:198.51', 'helo:example.com']) assert.ok(rt.includes(t), `missing ${t}`);
   const bare = { ...html, envelope: { mailFrom: '', rcptTo: [], clientIp: '198.51.100.7', helo: '[198.51.100.7]' } };
   assert.ok(tokenize(bare, new ScanContext(bare)).includes('helo:ip'));
+  const v6 = { ...html, envelope: { mailFrom: '', rcptTo: [], clientIp: '2001:db8:0a1::25', helo: 'mx.mailer.example' } };
+  const v6t = tokenize(v6, new ScanContext(v6));
+  assert.ok(v6t.includes('client:ip6:2001:db8') && v6t.includes('client:ip6:2001:db8:a1'), v6t.filter((t) => t.startsWith('client')).join());
+  assert.deepEqual(ipv6Groups('::1'), ['0', '0', '0', '0', '0', '0', '0', '1']);
+  assert.equal(ipv6Groups('1::2::3'), null);
 
   const long = await mail({ subject: 'x', body: `${'supercalifragilisticexpialidocious '.repeat(3)}${Array.from({ length: 5000 }, (_, i) => `word${i}`).join(' ')}` });
   const lt = tokenize(long, new ScanContext(long), { maxTokens: 500 });

@@ -2,8 +2,8 @@
 // (HTML reduced to its visible text, URLs reduced to their host names), optionally pairs
 // of adjacent words, and from the headers a set of prefixed tokens (subject words, sender
 // and recipient domains, hosts and networks from the Received chain and of the SMTP
-// client, mailer, content types, header names). Each message yields a set: a token counts once however often it
-// appears.
+// client, mailer, content types, header names). Each message yields a set: a token counts
+// once however often it appears.
 //
 // Chi-square combining treats every token as an independent witness, so the tokenizer
 // avoids families of tokens that always travel together and say the same thing: it does
@@ -66,6 +66,21 @@ function addressDomain(address: string | undefined): string | null {
   if (!address) return null;
   const at = address.lastIndexOf('@');
   return at >= 0 ? address.slice(at + 1).toLowerCase().slice(0, 80) : null;
+}
+
+/** The eight groups of an IPv6 address ("::" expanded, leading zeros dropped), or null. */
+export function ipv6Groups(ip: string): string[] | null {
+  const a = ip.toLowerCase().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  if (!/^[0-9a-f:]+$/.test(a) || !a.includes(':')) return null;
+  const halves = a.split('::');
+  if (halves.length > 2) return null;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const fill = 8 - head.length - tail.length;
+  if ((halves.length === 2 && fill < 1) || (halves.length === 1 && fill !== 0)) return null;
+  const groups = [...head, ...Array<string>(halves.length === 2 ? fill : 0).fill('0'), ...tail];
+  if (groups.some((g) => g.length === 0 || g.length > 4)) return null;
+  return groups.map((g) => g.replace(/^0+(?=.)/, ''));
 }
 
 /** The shape of a string: runs of digits become 9, of upper-case A, of lower-case a. */
@@ -269,6 +284,13 @@ function headerTokens(input: SpamInput, ctx: ScanContext, ts: TokenSet, o: Requi
     if (o) {
       ts.add(`client:ip:${o[1]}.${o[2]}.${o[3]}`);
       ts.add(`client:ip:${o[1]}.${o[2]}`);
+    } else {
+      // IPv6: the /32 and /48 a provider and a site are usually given.
+      const groups = ipv6Groups(env.clientIp);
+      if (groups) {
+        ts.add(`client:ip6:${groups.slice(0, 2).join(':')}`);
+        ts.add(`client:ip6:${groups.slice(0, 3).join(':')}`);
+      }
     }
   }
   if (env?.helo) {
