@@ -7,7 +7,9 @@ import { defineRules, hit } from './rules.ts';
 export const HTML_RULES = defineRules({
   HTML_ONLY: { score: 0.5, description: 'Message has an HTML body and no plain-text alternative' },
   HTML_MIME_NO_HTML_TAG: { score: 1.0, description: 'HTML-only message whose HTML has no <html> element (a fragment written by bulk software)' },
-  HTML_HIDDEN_TEXT: { score: 1.0, description: 'HTML hides text from the reader (display:none, zero size or text coloured like its background)' },
+  // Newsletters hide a preview line (the "preheader") the same way; the hidden words
+  // themselves go to Bayes apart from the visible ones, which judges what they say.
+  HTML_HIDDEN_TEXT: { score: 0.3, description: 'HTML hides text from the reader (display:none, zero size or text coloured like its background)' },
   HTML_IMAGE_ONLY: { score: 1.0, description: 'HTML shows images with almost no text (under 100 letters)' },
   HTML_ENTITY_OBFUSCATION: { score: 1.0, description: 'HTML writes ordinary letters as numeric character references (&#101;) to hide words' },
   HTML_FONT_SIZE_HUGE: { score: 0.5, description: 'HTML uses the largest font sizes (<font size=6/7 or +3 and up>), shouting at the reader' },
