@@ -15,7 +15,7 @@ import { verifyStage } from './pipeline/verify/verify-stage.ts';
 import { modifyStage } from './pipeline/modify/modify-stage.ts';
 import { BodyConfigStore } from './pipeline/modify/body-config.ts';
 import { listsStage } from './pipeline/decide/lists-stage.ts';
-import { onlyWhen, unlessAllowAll } from './pipeline/decide/stage-guards.ts';
+import { authNeedsDecide, onlyWhen, unlessAllowAll } from './pipeline/decide/stage-guards.ts';
 import { decideStage } from './pipeline/decide/decide-stage.ts';
 import { FilterConfigStore } from './pipeline/decide/filter-config.ts';
 import { spamStage } from './pipeline/filter/spam-stage.ts';
@@ -133,13 +133,16 @@ export class Gateway {
             skip: spamSkip,
           }),
           unlessAllowAll(rulesStage({ store: new RuleStore(db, serial) })),
+        ].map((stage) => onlyWhen(() => currentSettings()['filter.enabled'], stage)),
+        onlyWhen(
+          (ctx) => currentSettings()['filter.enabled'] || authNeedsDecide(ctx),
           decideStage({
             config: () => filterConfig.get(),
             settings: currentSettings,
             canHold: () => true,
             routeFor: (a) => policy.cached().routeFor(a),
           }),
-        ].map((stage) => onlyWhen(() => currentSettings()['filter.enabled'], stage)),
+        ),
       ],
       [
         modifyStage({ config: new BodyConfigStore(db, serial), relayDomains: () => policy.cached().domains }),

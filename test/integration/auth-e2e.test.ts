@@ -286,9 +286,54 @@ test('DMARC p=quarantine: held in the quarantine store (decide stage), not deliv
   const ev = await eventually(async () => ((await events(id)).some((e) => e.type === 'quarantined') ? events(id) : null), 15_000, 'quarantined event');
   const auth = ev.find((e) => e.type === 'auth')!.detail;
   assert.equal(auth.action, 'quarantine');
-  const held = await gw.db.selectFrom('quarantine').select(['category']).where('message_id', '=', id).execute();
-  assert.deepEqual(held, [{ category: 'auth' }]);
+  assert.equal(auth.applied, 'to be held in the quarantine by the decide stage (category auth)');
+  const fate = ev.find((e) => e.type === 'policy')!.detail;
+  assert.equal(fate.fate, 'quarantined');
+  assert.match(String(fate.reason), /^sender authentication: DMARC fail for promo\.test, p=quarantine/);
+  const held = await gw.db.selectFrom('quarantine').select(['id', 'category']).where('message_id', '=', id).execute();
+  assert.deepEqual(held.map((h) => h.category), ['auth']);
+  // The held copy carries our verdict in Authentication-Results only: no private header.
+  const raw = await gw.cli(['quarantine', 'show', held[0]!.id, '--raw']);
+  assert.equal(raw.code, 0, raw.stderr);
+  assert.match(raw.stdout, /^Authentication-Results: mx\.gateway\.test;[^]*dmarc=fail/m);
+  assert.doesNotMatch(raw.stdout, /X-Hermes/i);
   assert.ok(!(await sink.messages()).some((m) => m.raw.includes('<promo-1@promo.test>')));
+});
+
+test('DMARC p=quarantine is held even with the content filter off (filter.enabled=false): the decide stage still runs for it', async () => {
+  await setSetting(gw.db, 'filter.enabled', false);
+  try {
+    const r = await sendMessage(gw.port, { from: 'deals@promo.test', to: ['alice@corp.test'] }, simpleMessage({ from: 'deals@promo.test', to: 'alice@corp.test', subject: 'promo, filter off', messageId: '<promo-3@promo.test>' }));
+    assert.ok(r.ok, r.response);
+    const id = queueId(r);
+    const held = await eventually(async () => {
+      const rows = await gw.db.selectFrom('quarantine').select(['category']).where('message_id', '=', id).execute();
+      return rows.length ? rows : null;
+    }, 15_000, 'the held message');
+    assert.deepEqual(held, [{ category: 'auth' }]);
+    const ev = await events(id);
+    assert.ok(!ev.some((e) => e.type === 'spam'), 'no content filtering ran');
+    assert.ok(!(await sink.messages()).some((m) => m.raw.includes('<promo-3@promo.test>')));
+  } finally {
+    await resetSetting(gw.db, 'filter.enabled');
+  }
+});
+
+test('DMARC p=quarantine with auth.dmarcQuarantine=tag: delivered with the policy\'s subject tag, traced as tagged', async () => {
+  await setSetting(gw.db, 'auth.dmarcQuarantine', 'tag');
+  try {
+    const r = await sendMessage(gw.port, { from: 'deals@promo.test', to: ['alice@corp.test'] }, simpleMessage({ from: 'deals@promo.test', to: 'alice@corp.test', subject: 'promo two', messageId: '<promo-2@promo.test>' }));
+    assert.ok(r.ok, r.response);
+    const head = headerSection(await arrived('<promo-2@promo.test>'));
+    assert.match(head, /^Subject: \[SUSPECTED SPAM\] promo two\r?$/m);
+    assert.match(head, /^X-Spam-Flag: YES\r?$/m);
+    assert.doesNotMatch(head, /X-Hermes/i);
+    const ev = await events(queueId(r));
+    assert.equal(ev.find((e) => e.type === 'auth')?.detail.action, 'tag');
+    assert.equal(ev.find((e) => e.type === 'policy')?.detail.fate, 'tagged');
+  } finally {
+    await resetSetting(gw.db, 'auth.dmarcQuarantine');
+  }
 });
 
 test('a chain sealed by a trusted list keeps a p=reject From deliverable; our seal says cv=pass (dkimpy agrees)', async () => {

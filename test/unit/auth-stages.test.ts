@@ -66,7 +66,7 @@ test('verify: a p=reject spoof is refused with 550 5.7.1; the verdict is on the 
   assert.equal(detail.dmarc, 'fail from=bank.example p=reject');
 });
 
-test('verify: bypass by sender domain or client network, dmarcReject off, quarantine tagged', async () => {
+test('verify: bypass by sender domain or client network, dmarcReject off; quarantine and tag are left to the decide stage', async () => {
   const run = async (over: Partial<Settings>, from = 'ceo@bank.example', ip?: string) => {
     const ctx = ctxFor(msg(from), { mailFrom: from, ...(ip ? { ip } : {}) });
     await verifyStage({ authservId: ID, resolver: txtResolver(DNS), settings: settings(over) }).run(ctx);
@@ -76,14 +76,22 @@ test('verify: bypass by sender domain or client network, dmarcReject off, quaran
   const byNet = await run({ 'auth.bypass.dmarc': { domains: [], networks: ['198.51.100.0/24'] } });
   assert.equal(byNet.reject, null);
   assert.match(byNet.events[0]![1].dmarc, /not evaluated/);
+  // The verify stage only decides: it adds our Authentication-Results and nothing else;
+  // the decide stage holds or tags the message (category 'auth').
+  const onlyOurResults = (c: typeof byNet) => assert.deepEqual(c.prepend.map((h) => h.split(':')[0]), ['Authentication-Results']);
   const asQuarantine = await run({ 'auth.dmarcReject': false });
   assert.equal(asQuarantine.reject, null);
-  assert.ok(asQuarantine.prepend.includes('X-Hermes-Auth: quarantine\r\n'));
+  assert.equal(asQuarantine.auth?.decision.action, 'quarantine');
+  onlyOurResults(asQuarantine);
   const promo = await run({}, 'deals@promo.example');
   assert.equal(promo.auth?.decision.action, 'quarantine');
-  assert.ok(promo.prepend.includes('X-Hermes-Auth: quarantine\r\n'));
+  onlyOurResults(promo);
+  assert.equal(promo.events[0]![1].applied, 'to be held in the quarantine by the decide stage (category auth)');
+  assert.doesNotMatch(JSON.stringify(promo.events), /no quarantine store|X-Hermes/);
   const tag = await run({ 'auth.dmarcQuarantine': 'tag' }, 'deals@promo.example');
-  assert.ok(tag.prepend.includes('X-Hermes-Auth: tag\r\n'));
+  assert.equal(tag.auth?.decision.action, 'tag');
+  onlyOurResults(tag);
+  assert.equal(tag.events[0]![1].applied, 'to be tagged by the decide stage (subject tag, as for spam)');
   const spfReject = await run({ 'auth.spfHardFail': 'reject', 'auth.dmarcReject': false });
   assert.deepEqual(spfReject.reject && [spfReject.reject.code, spfReject.reject.enhanced], [550, '5.7.23']);
 });

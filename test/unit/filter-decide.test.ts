@@ -191,6 +191,18 @@ test('DMARC quarantine holds the message; without a quarantine store a hold is d
   assert.match(ctx.events.find((e) => e.type === 'policy')!.detail.reason, /no quarantine store/);
 });
 
+test('sender authentication tag (auth.dmarcQuarantine=tag): the copy is tagged like spam, with the recipient policy\'s subject tag', async () => {
+  const auth = { verdict: { from: { addresses: ['s@outside.example'] }, dmarc: { result: 'fail' } } as never, decision: { action: 'tag' as const, reasons: ['DMARC fail for outside.example, p=quarantine: tagged'] } };
+  const ctx = context(['alice@corp.example', 'bob@corp.example'], { spam: spam(0) }, { auth });
+  const copies = await run(ctx);
+  assert.deepEqual(fates(ctx), { 'alice@corp.example': 'tagged', 'bob@corp.example': 'tagged' });
+  const byTo = Object.fromEntries(copies.map((c) => [c.to.join(','), c]));
+  assert.match(byTo['alice@corp.example']!.text, /\r\nSubject: \[SUSPECTED SPAM\] Quarterly numbers\r\n/);
+  assert.match(byTo['bob@corp.example']!.text, /\r\nSubject: \[SPAM\?\] Quarterly numbers\r\n/);
+  assert.ok(copies.every((c) => c.hold === null && /^X-Spam-Flag: YES\r\n/.test(c.text)));
+  assert.match(ctx.events.find((e) => e.type === 'policy')!.detail.reason, /^sender authentication: DMARC fail for outside\.example/);
+});
+
 test('message rules: added score counts, reject text reaches the client, headers are added', async () => {
   let ctx = context(['alice@corp.example'], { spam: spam(1), rules: [{ rule: 'boost', action: 'score', value: 1.5 }, { rule: 'mark', action: 'header', value: 'X-Corp-Rule: boost' }] });
   const [c] = await run(ctx);

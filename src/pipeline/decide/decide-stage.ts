@@ -49,7 +49,7 @@ export function decideStage(o: DecideStageOptions): Stage {
         findings: f,
         lists: ctx.lists,
         authAction: ctx.auth?.decision.action,
-        authReason: ctx.auth ? `sender authentication: ${ctx.auth.decision.reasons.join('; ') || 'DMARC quarantine'}` : undefined,
+        authReason: ctx.auth ? `sender authentication: ${ctx.auth.decision.reasons.join('; ') || ctx.auth.decision.action}` : undefined,
         policies: cfg.policies,
         badHeaderSymbols: new Set(s['filter.badHeaderSymbols']),
       });

@@ -9,7 +9,8 @@
 //             policy spam action; ≥ tag level → tag          (skipped: allow lists, policy)
 //   badheader a bad-header symbol fired               → policy badheader action (skipped like spam)
 //   rule      a message rule asked for quarantine or reject
-//   auth      DMARC p=quarantine (verify stage)       → quarantine
+//   auth      DMARC p=quarantine (verify stage)       → quarantine, or tag (auth.dmarcQuarantine,
+//             and an SPF fail with auth.spfHardFail=tag)
 //   list      the recipient's block list              → reject
 // The global allow-all list skips all of it: deliver.
 import type { PolicyAction } from '../../db/schema.ts';
@@ -49,7 +50,7 @@ export interface DecideInput {
   outbound: boolean;
   findings: FilterFindings;
   lists?: ListVerdict | undefined;
-  /** The verify stage's action ('quarantine' holds the message). */
+  /** The verify stage's action ('quarantine' holds the message, 'tag' tags it). */
   authAction?: string | undefined;
   authReason?: string | undefined;
   policies: PolicyMap;
@@ -117,6 +118,7 @@ export function decideRecipients(input: DecideInput): RecipientDecision[] {
       if (r.action === 'reject') proposals.push({ action: 'reject', category: 'rule', reason: `message rule ${r.rule}${typeof r.value === 'string' && r.value ? `: ${r.value}` : ''}` });
     }
     if (input.authAction === 'quarantine') proposals.push({ action: 'quarantine', category: 'auth', reason: input.authReason ?? 'DMARC policy quarantine' });
+    if (input.authAction === 'tag') proposals.push({ action: 'tag', category: 'auth', reason: input.authReason ?? 'sender authentication failed' });
 
     let chosen: Proposal | null = null;
     for (const p of proposals) if (!chosen || moreSevere(p.action, chosen.action)) chosen = p;

@@ -29,7 +29,7 @@ export interface BypassList {
 export interface AuthPolicyConfig {
   /** p=reject → reject in the session (default true); false handles it as p=quarantine. */
   dmarcReject?: boolean;
-  /** What p=quarantine does (default 'quarantine'; use 'tag' until a quarantine store exists). */
+  /** What p=quarantine does (default 'quarantine': held by the decide stage; 'tag': subject tag as for spam). */
   dmarcQuarantine?: 'quarantine' | 'tag' | 'none';
   /** What an SPF hard fail does on its own (default 'none'). */
   spfHardFail?: 'none' | 'tag' | 'reject';

@@ -1,7 +1,9 @@
 // The verify stage: first in the pipeline, on the bytes as received, for mail from
 // outside the relay networks. SPF, DKIM, DMARC and ARC (verifyMessage), our own
 // Authentication-Results on top, forged ones under our authserv-id removed, then the
-// configured policy (enforceAuthPolicy): reject or tempfail in the session, or tag.
+// configured policy (enforceAuthPolicy): reject or tempfail in the session here; a
+// quarantine or tag verdict goes on in ctx.auth for the decide stage, which holds or tags
+// the message like its other verdicts (category 'auth').
 import type { MessageContext, SmtpReply, Stage } from '../context.ts';
 import type { Settings } from '../../config/settings.ts';
 import { stripOurAuthResults, verifyMessage, type AuthVerdict, type Resolver } from './authenticate.ts';
@@ -17,9 +19,6 @@ export interface VerifyStageOptions {
   /** DMARC pct sampling, a number in [0, 1) (tests fix it). */
   sample?: () => number;
 }
-
-/** The header we add when the policy says tag (and, until issue 4 brings the store, quarantine). */
-export const AUTH_TAG_HEADER = 'X-Hermes-Auth';
 
 export function authPolicyConfig(s: Settings): AuthPolicyConfig {
   return {
@@ -114,13 +113,10 @@ export function verifyStage(o: VerifyStageOptions): Stage {
           ctx.reject = decision.smtpReply ?? (decision.action === 'reject' ? { code: 550, enhanced: '5.7.1', message: 'Message rejected: sender authentication failed' } : VERIFY_FAILED);
           break;
         case 'quarantine':
-          // The quarantine store comes with issue 4: until then the verdict travels as a tag.
-          ctx.prepend.push(`${AUTH_TAG_HEADER}: quarantine\r\n`);
-          detail.applied = `tagged "${AUTH_TAG_HEADER}: quarantine" (no quarantine store yet)`;
+          detail.applied = 'to be held in the quarantine by the decide stage (category auth)';
           break;
         case 'tag':
-          ctx.prepend.push(`${AUTH_TAG_HEADER}: tag\r\n`);
-          detail.applied = `tagged "${AUTH_TAG_HEADER}: tag"`;
+          detail.applied = 'to be tagged by the decide stage (subject tag, as for spam)';
           break;
         case 'accept':
           break;
