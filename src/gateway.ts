@@ -59,6 +59,8 @@ export class Gateway {
   readonly scheduler: DeliveryScheduler;
   readonly mx: MxServer;
   readonly quarantine: OpenedQuarantine;
+  /** The stage list (read by bench/pipeline.ts, which times each stage). */
+  readonly pipeline: Pipeline;
   #purge: { stop(): void } | null = null;
   readonly #pool: SmtpClientPool;
   readonly #indexDb: Db;
@@ -116,7 +118,7 @@ export class Gateway {
       const reasons = ctx.recipients.map((r) => ctx.lists?.recipients.get(r.address.toLowerCase())?.skipSpam ?? (cfg.policies.resolve(r.address).policy.spamChecks ? null : 'policy'));
       return reasons.every((x) => x) ? `no recipient wants spam checks (${[...new Set(reasons)].join('; ')})` : null;
     };
-    const pipeline = new Pipeline(
+    const pipeline = (this.pipeline = new Pipeline(
       [
         verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
         receivedHeaderStage(config.hostname),
@@ -149,7 +151,7 @@ export class Gateway {
         dkimSignStage({ keys }),
         arcSealStage({ authservId: config.hostname, keys, settings: currentSettings, resolver: dns.resolve }),
       ],
-    );
+    ));
     this.#pool = new SmtpClientPool({
       hostname: config.hostname,
       // The limit is per gateway, shared out between the workers.
