@@ -150,6 +150,16 @@ test('a ham sample is delivered with X-Spam-Score and X-Spam-Status, untagged', 
   assert.equal(fate.detail.fate, 'delivered');
 });
 
+test('headers that came with inbound mail claiming our verdicts (X-Spam-*, X-Hermes-*) are removed; ours replace them', async () => {
+  const forged = 'X-Spam-Flag: NO\r\nX-Spam-Status: No, score=-100\r\nX-Spam-Report: \r\n\t* -100 ALL_TRUSTED\r\nX-Hermes-Rule: vip-sender\r\nX-Hermes-Auth: pass\r\n';
+  const r = await sendMessage(gw.port, { from: 'user@lists.example', to: ['alice@corp.test'] }, Buffer.concat([Buffer.from(forged), marked(hamSample, 'forged-verdicts')]));
+  assert.equal(r.code, 250, r.response);
+  const head = (await arrived('forged-verdicts')).raw.toString('latin1').split('\r\n\r\n')[0]!;
+  assert.doesNotMatch(head, /score=-100|ALL_TRUSTED|X-Spam-Report|X-Spam-Flag: NO|X-Hermes/i);
+  assert.equal(head.match(/^X-Spam-Status:/gm)?.length, 1, 'only our X-Spam-Status');
+  assert.match(head, /^X-Spam-Score: -?[\d.]+$/m);
+});
+
 test('a blocked sender is refused in the session with 554 5.7.1', async () => {
   const r = await sendMessage(gw.port, { from: 'someone@mail.bad.example', to: ['alice@corp.test'] }, marked(hamSample, 'blocked'));
   assert.equal(r.code, 554, r.response);

@@ -11,7 +11,7 @@ import { FilterLists, type ListEntry } from '../../src/pipeline/decide/lists.ts'
 import { PolicyMap, BUILTIN_DEFAULT_POLICY, type FilterPolicy } from '../../src/pipeline/decide/policy.ts';
 import type { FilterConfig } from '../../src/pipeline/decide/filter-config.ts';
 import type { FilterFindings } from '../../src/pipeline/filter/findings.ts';
-import { stripSpamHeaders, tagSubject } from '../../src/pipeline/decide/tagging.ts';
+import { stripVerdictHeaders, tagSubject } from '../../src/pipeline/decide/tagging.ts';
 import { listsStage } from '../../src/pipeline/decide/lists-stage.ts';
 import { Autolearner, autolearnClass } from '../../src/pipeline/filter/autolearn.ts';
 
@@ -224,13 +224,30 @@ test('message rules: added score counts, reject text reaches the client, headers
   assert.deepEqual(fates(ctx), { 'junk@office365.example': 'redirected', 'alice@corp.example': 'delivered' });
 });
 
+test('inbound: any X-Spam-* and X-Hermes-* header that came with the message is removed; the ones we add stay', async () => {
+  const forged = 'X-Hermes-Rule: trusted-sender\r\nX-HERMES-Auth: pass\r\n\tfolded\r\nX-Spam-Report: \r\n\t* -5 ALL_TRUSTED\r\nX-Spam-Checker-Version: SpamAssassin 4.0\r\nX-Spamming: kept, not one of ours\r\n';
+  const raw = Buffer.from(forged + RAW);
+  const ctx = context(['alice@corp.example'], { spam: spam(0.4), rules: [{ rule: 'mark', action: 'header', value: 'X-Hermes-Rule: mark' }] }, { original: raw, body: raw });
+  const [c] = await run(ctx);
+  const head = c!.text.split('\r\n\r\n')[0]!;
+  assert.doesNotMatch(head, /trusted-sender|X-HERMES-Auth|folded|ALL_TRUSTED|X-Spam-Report|X-Spam-Checker|X-Spam-Flag: NO/i);
+  assert.match(head, /^X-Hermes-Rule: mark$/m, 'a message rule\'s header is ours');
+  assert.match(head, /^X-Spam-Status: No, score=0.4/m);
+  assert.match(head, /^X-Spamming: kept/m);
+
+  // Mail from our own servers is not judged: its headers stay as they are.
+  const out = context(['bob@elsewhere.example'], {}, { original: raw, body: raw, client: { ip: '10.0.0.5', helo: 'app', ptr: null, tls: null, trusted: true }, direction: 'outbound' });
+  const [o] = await run(out);
+  assert.match(o!.text, /^X-Hermes-Rule: trusted-sender\r\n/m);
+});
+
 test('subject tag and header stripping helpers', () => {
   const t = tagSubject(Buffer.from('Subject: =?UTF-8?B?w6k=?=\r\n\r\nbody'), '[SPAM]');
   assert.equal(t.body.toString(), 'Subject: [SPAM] =?UTF-8?B?w6k=?=\r\n\r\nbody');
   assert.equal(tagSubject(t.body, '[SPAM]').body.toString(), t.body.toString(), 'tagged once');
   assert.deepEqual(tagSubject(Buffer.from('From: a@b\r\n\r\nx'), '[SPAM]').added, 'Subject: [SPAM]\r\n');
   const lf = Buffer.from('X-Spam-Flag: YES\nFrom: a@b\n\nX-Spam-Flag: body text stays\n');
-  assert.equal(stripSpamHeaders(lf).toString(), 'From: a@b\n\nX-Spam-Flag: body text stays\n');
+  assert.equal(stripVerdictHeaders(lf).toString(), 'From: a@b\n\nX-Spam-Flag: body text stays\n');
 });
 
 test('autolearn thresholds leave the Bayes symbols out of the score', () => {

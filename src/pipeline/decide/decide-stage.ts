@@ -7,7 +7,7 @@ import type { CopyPlan, MessageContext, RecipientContext, SmtpReply, Stage } fro
 import type { FilterConfig } from './filter-config.ts';
 import { decideRecipients } from './decide.ts';
 import { planDelivery, type CopyGroup } from './plan.ts';
-import { stripSpamHeaders, tagSubject } from './tagging.ts';
+import { stripVerdictHeaders, tagSubject } from './tagging.ts';
 
 export interface DecideStageOptions {
   config: () => Promise<FilterConfig>;
@@ -65,7 +65,7 @@ export function decideStage(o: DecideStageOptions): Stage {
         return;
       }
       addBcc(plan.copies, rules, ctx);
-      if (inbound) ctx.body = stripSpamHeaders(ctx.body);
+      if (inbound) ctx.body = stripVerdictHeaders(ctx.body);
 
       const byAddress = new Map(ctx.recipients.map((r) => [r.address.toLowerCase(), r]));
       const recipient = (a: string): RecipientContext => byAddress.get(a.toLowerCase()) ?? { address: a, ...o.routeFor(a) };

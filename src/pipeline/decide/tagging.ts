@@ -1,8 +1,11 @@
 // Header work of the decide stage: the X-Spam headers, the subject tag, and removal of
-// X-Spam headers that came with the message (a sender could otherwise write its own
-// "X-Spam-Flag: NO" for a mailbox rule to trust).
+// headers that came with the message claiming a verdict of ours: X-Spam-* and X-Hermes-*
+// (a sender could otherwise write its own "X-Spam-Flag: NO" or an X-Hermes-Rule header
+// for a mailbox rule to trust). Forged Authentication-Results go in the verify stage.
 import type { SpamResult } from '../filter/spam/types.ts';
 
+const VERDICT_HEADER = /^x-(spam|hermes)-[!-9;-~]*[ \t]*:/i;
+/** The X-Spam headers a spam filter writes (ours among them), left out before Bayes learns a message. */
 const SPAM_HEADER = /^x-spam-(flag|score|status|level)[ \t]*:/i;
 
 /** The end of the header block (just after the last header line's line end), or the length when there is none. */
@@ -13,17 +16,26 @@ function headerEnd(msg: Buffer): number {
   return crlf < 0 ? msg.length : crlf + 2;
 }
 
+/** Removes every X-Spam-* and X-Hermes-* header (with its continuation lines). */
+export function stripVerdictHeaders(msg: Buffer): Buffer {
+  return stripHeaders(msg, VERDICT_HEADER);
+}
+
 /** Removes X-Spam-Flag/Score/Status/Level headers (with their continuation lines). */
 export function stripSpamHeaders(msg: Buffer): Buffer {
+  return stripHeaders(msg, SPAM_HEADER);
+}
+
+function stripHeaders(msg: Buffer, name: RegExp): Buffer {
   const end = headerEnd(msg);
   const head = msg.subarray(0, end).toString('latin1');
-  if (!/^x-spam-/im.test(head)) return msg;
+  if (!/^x-(spam|hermes)-/im.test(head)) return msg;
   const lines = head.split(/(?<=\n)/);
   const kept: string[] = [];
   let dropping = false;
   for (const l of lines) {
     if (/^[ \t]/.test(l) && dropping) continue;
-    dropping = SPAM_HEADER.test(l);
+    dropping = name.test(l);
     if (!dropping) kept.push(l);
   }
   return Buffer.concat([Buffer.from(kept.join(''), 'latin1'), msg.subarray(end)]);
