@@ -5,6 +5,7 @@ import type { Db } from '../db/database.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-schedule.ts';
 import { parseCidr } from '../smtp/cidr.ts';
 import { parseClamdAddress } from '../pipeline/filter/malware/clamd.ts';
+import { parseRspamdUrl, parseSpamdAddress } from '../pipeline/filter/external/address.ts';
 import { DEFAULT_IP_ZONES, DEFAULT_URI_ZONES, validateZoneList, validateZoneNames, type DnsListZone } from '../pipeline/filter/dnsbl/zones.ts';
 
 export interface Settings {
@@ -98,6 +99,26 @@ export interface Settings {
   'malware.timeoutMs': number;
   /** Larger messages are not sent to clamd: keep it at or below clamd's StreamMaxLength (Debian: 25M). */
   'malware.maxScanBytes': number;
+
+  // ---- External spam engines (optional, off by default): their scores merge into the spam score.
+  /** SpamAssassin's spamd: "host:port" (default port 783) or "unix:/path/to/spamd.sock"; null: not used. */
+  'external.spamd': string | null;
+  /** spamd's score times this is added to the spam score (SPAMD_SCORE). */
+  'external.spamdWeight': number;
+  /** Deadline for one spamd scan, in ms. */
+  'external.spamdTimeoutMs': number;
+  /** When spamd cannot scan: 'ignore' judges the message without it (SPAMD_UNAVAILABLE); 'tempfail' answers 451. */
+  'external.spamdOnError': 'ignore' | 'tempfail';
+  /** Rspamd's normal worker: "http://host:port" (default port 11333); null: not used. */
+  'external.rspamd': string | null;
+  /** Each Rspamd symbol's score times this is added to the spam score (RSPAMD_*). */
+  'external.rspamdWeight': number;
+  /** Deadline for one Rspamd scan, in ms. */
+  'external.rspamdTimeoutMs': number;
+  /** When Rspamd cannot scan: 'ignore' (RSPAMD_UNAVAILABLE) or 'tempfail' (451). */
+  'external.rspamdOnError': 'ignore' | 'tempfail';
+  /** Larger messages are not sent to the external engines (*_SKIPPED); spamc's own default is 500 KB. */
+  'external.maxScanBytes': number;
 }
 
 export interface AuthBypassList {
@@ -152,6 +173,15 @@ export const SETTINGS_DEFAULTS: Settings = {
   'malware.onError': 'tempfail',
   'malware.timeoutMs': 30_000,
   'malware.maxScanBytes': 25 * 1024 * 1024,
+  'external.spamd': null,
+  'external.spamdWeight': 1,
+  'external.spamdTimeoutMs': 15_000,
+  'external.spamdOnError': 'ignore',
+  'external.rspamd': null,
+  'external.rspamdWeight': 1,
+  'external.rspamdTimeoutMs': 15_000,
+  'external.rspamdOnError': 'ignore',
+  'external.maxScanBytes': 1024 * 1024,
 };
 
 export type SettingKey = keyof Settings;
@@ -252,6 +282,14 @@ function wholeNumber(min: number, max: number) {
   };
 }
 
+function externalWeight(key: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 10) throw new Error(`${key} must be a number between 0 and 10 (1: the engine's score as it is)`);
+}
+
+function externalTimeout(key: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 100 || value > 120_000) throw new Error(`${key} must be a number of milliseconds between 100 and 120000`);
+}
+
 const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => void>> = {
   'malware.clamd': (key, value) => {
     if (value === null) return;
@@ -263,6 +301,25 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 100 || value > 600_000) throw new Error(`${key} must be a number of milliseconds between 100 and 600000`);
   },
   'malware.maxScanBytes': (key, value) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1024) throw new Error(`${key} must be a whole number of bytes, at least 1024`);
+  },
+  'external.spamd': (key, value) => {
+    if (value === null) return;
+    if (typeof value !== 'string') throw new Error(`${key} must be "host:port", "unix:/path/to/spamd.sock" or null`);
+    parseSpamdAddress(value); // throws a precise error
+  },
+  'external.rspamd': (key, value) => {
+    if (value === null) return;
+    if (typeof value !== 'string') throw new Error(`${key} must be "http://host:port" or null`);
+    parseRspamdUrl(value);
+  },
+  'external.spamdWeight': externalWeight,
+  'external.rspamdWeight': externalWeight,
+  'external.spamdTimeoutMs': externalTimeout,
+  'external.rspamdTimeoutMs': externalTimeout,
+  'external.spamdOnError': oneOf('ignore', 'tempfail'),
+  'external.rspamdOnError': oneOf('ignore', 'tempfail'),
+  'external.maxScanBytes': (key, value) => {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1024) throw new Error(`${key} must be a whole number of bytes, at least 1024`);
   },
   'spam.autolearnSpamScore': scoreSetting,

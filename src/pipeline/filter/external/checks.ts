@@ -1,0 +1,95 @@
+// The external engines as spam checks the built-in engine runs with its own (see
+// spam-stage.ts's extraChecks). Both are always registered and read their settings per
+// message, so configuring or removing an engine needs no restart; with the address
+// setting null (the default) a check does nothing. A failure is either a zero-score
+// *_UNAVAILABLE symbol (onError 'ignore', the default: a dead engine does not stop mail)
+// or a thrown error (onError 'tempfail'), which the engine records among the spam
+// result's errors and externalTempfailStage turns into a 451.
+import type { Settings } from '../../../config/settings.ts';
+import type { SpamCheck, SpamInput, SpamSymbol } from '../spam/types.ts';
+import { spamdScan } from './spamd-client.ts';
+import { rspamdScan } from './rspamd-client.ts';
+import { withTraceHeaders } from './envelope.ts';
+import { rspamdResultSymbols, spamdResultSymbols, unavailable } from './symbols.ts';
+
+export type ExternalSettings = Pick<
+  Settings,
+  | 'external.spamd'
+  | 'external.spamdWeight'
+  | 'external.spamdTimeoutMs'
+  | 'external.spamdOnError'
+  | 'external.rspamd'
+  | 'external.rspamdWeight'
+  | 'external.rspamdTimeoutMs'
+  | 'external.rspamdOnError'
+  | 'external.maxScanBytes'
+>;
+
+export interface ExternalCheckOptions {
+  settings: () => ExternalSettings;
+  /** Our host name, for the Received line spamd sees. */
+  hostname?: string;
+}
+
+/** Names of the external checks, as they appear in SpamResult.errors. */
+export const EXTERNAL_CHECK_NAMES: readonly string[] = ['spamd', 'rspamd'];
+
+function tooLarge(prefix: 'SPAMD' | 'RSPAMD', input: SpamInput, max: number): SpamSymbol[] | null {
+  if (input.raw.length <= max) return null;
+  return [{ name: `${prefix}_SKIPPED`, score: 0, description: `message of ${input.raw.length} bytes is larger than external.maxScanBytes (${max})` }];
+}
+
+function failure(prefix: 'SPAMD' | 'RSPAMD', onError: 'ignore' | 'tempfail', err: unknown): SpamSymbol[] {
+  const why = err instanceof Error ? err.message : String(err);
+  if (onError === 'tempfail') throw new Error(why);
+  return [unavailable(prefix, why)];
+}
+
+export function spamdCheck(o: ExternalCheckOptions): SpamCheck {
+  return {
+    name: 'spamd',
+    async run(input) {
+      const s = o.settings();
+      const address = s['external.spamd'];
+      if (!address) return [];
+      const skip = tooLarge('SPAMD', input, s['external.maxScanBytes']);
+      if (skip) return skip;
+      try {
+        const v = await spamdScan({ address, timeoutMs: s['external.spamdTimeoutMs'] }, withTraceHeaders(input, o.hostname ?? 'localhost'));
+        return spamdResultSymbols(v, s['external.spamdWeight']);
+      } catch (err) {
+        return failure('SPAMD', s['external.spamdOnError'], err);
+      }
+    },
+  };
+}
+
+export function rspamdCheck(o: ExternalCheckOptions): SpamCheck {
+  return {
+    name: 'rspamd',
+    async run(input) {
+      const s = o.settings();
+      const url = s['external.rspamd'];
+      if (!url) return [];
+      const skip = tooLarge('RSPAMD', input, s['external.maxScanBytes']);
+      if (skip) return skip;
+      const e = input.envelope;
+      try {
+        const v = await rspamdScan({ url, timeoutMs: s['external.rspamdTimeoutMs'] }, input.raw, {
+          ...(e?.clientIp ? { ip: e.clientIp } : {}),
+          ...(e?.helo ? { helo: e.helo } : {}),
+          ...(e?.mailFrom ? { mailFrom: e.mailFrom } : {}),
+          ...(e?.rcptTo.length ? { rcptTo: e.rcptTo } : {}),
+        });
+        return rspamdResultSymbols(v, s['external.rspamdWeight']);
+      } catch (err) {
+        return failure('RSPAMD', s['external.rspamdOnError'], err);
+      }
+    },
+  };
+}
+
+/** Both external engines, for the spam stage's extraChecks. */
+export function externalChecks(o: ExternalCheckOptions): SpamCheck[] {
+  return [spamdCheck(o), rspamdCheck(o)];
+}
