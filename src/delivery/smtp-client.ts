@@ -203,6 +203,7 @@ export class SmtpClientPool {
       conn.connect(() => {
         settled = true;
         pc.secure = conn.secure;
+        noDelay(conn);
         resolve(pc);
       });
     });
@@ -223,6 +224,16 @@ interface SendInfo {
   rejected: string[];
   rejectedErrors?: SmtpError[];
   response: string;
+}
+
+/**
+ * Turns Nagle's algorithm off on a connection: SMTP is a conversation of small writes
+ * each waiting for a reply, and the final "." after a message's last chunk would
+ * otherwise wait for the chunk's ACK. nodemailer has no option for it; the socket it
+ * opened is its `_socket` (a TLS socket after STARTTLS passes the call on).
+ */
+function noDelay(conn: SMTPConnection): void {
+  (conn as unknown as { _socket?: { setNoDelay?: (on: boolean) => unknown } })._socket?.setNoDelay?.(true);
 }
 
 function sendOn(conn: SMTPConnection, envelope: { from: string; to: string[] }, message: Buffer): Promise<SendInfo> {

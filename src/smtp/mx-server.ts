@@ -99,6 +99,8 @@ export class MxServer {
   }
 
   listen(): Promise<void> {
+    // Replies are small writes the client waits for; Nagle's algorithm only delays them.
+    (this.server as unknown as { server: import('node:net').Server }).server.on('connection', (socket) => socket.setNoDelay(true));
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.o.port, this.o.host, () => {
