@@ -20,18 +20,27 @@ export async function printTrace(db: Db, id: string): Promise<void> {
   line('Message-ID', msg.message_id);
   line('Subject', msg.subject);
   line('State', msg.state + (msg.done_at ? ` (${fmtTime(msg.done_at)})` : ''));
-  if (msg.parent_id) line('Report on', msg.parent_id);
+  const events = await db.selectFrom('events').selectAll().where('message_id', '=', msg.id).orderBy('id').execute();
+  if (msg.parent_id) line(parentLabel(msg.direction, events), msg.parent_id);
   const rcpts = await db.selectFrom('recipients').selectAll().where('message_id', '=', msg.id).orderBy('idx').execute();
   console.log('\nRecipients');
   printTable(
     rcpts.map((r) => ({ recipient: r.address, status: r.status, attempts: r.attempts, route: r.route, last_reply: r.last_reply ?? '' })),
     ['recipient', 'status', 'attempts', 'route', 'last_reply'],
   );
-  const events = await db.selectFrom('events').selectAll().where('message_id', '=', msg.id).orderBy('id').execute();
   console.log('\nTimeline');
   for (const e of events) {
     console.log(`${fmtTime(e.at)}  ${e.type.padEnd(14)} ${e.recipient ? `<${e.recipient}> ` : ''}${describe(e.detail)}`);
   }
+}
+
+/**
+ * What the parent of a message is to it: the message a DSN reports on, or the message a
+ * copy was split from by the decide stage (its trace opens with a 'split' event).
+ */
+function parentLabel(direction: string, events: ReadonlyArray<{ type: string }>): string {
+  if (direction === 'dsn') return 'Report on';
+  return events.some((e) => e.type === 'split') ? 'Copy of' : 'Parent';
 }
 
 function describe(detail: string | null): string {

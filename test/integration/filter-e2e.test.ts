@@ -201,6 +201,10 @@ test('per-recipient policies split one message: held for one, tagged copy for on
   assert.deepEqual(childRcpts.map((x) => x.address), ['dave@corp.test']);
   assert.ok((await events(child[0]!.id)).some((e) => e.type === 'split' && e.detail.parent === id));
   assert.ok((await events(id)).some((e) => e.type === 'copy' && e.detail.queueId === child[0]!.id && e.detail.recipients[0] === 'dave@corp.test'));
+  // hermes trace names the link: a copy of the message (not a report on it, as for a DSN).
+  const trace = await cli('trace', child[0]!.id);
+  assert.match(trace, new RegExp(`^Copy of\\s+${id}$`, 'm'));
+  assert.doesNotMatch(trace, /Report on/);
   assert.equal((await gw.db.selectFrom('quarantine').select('id').where('message_id', '=', id).execute()).length, 1);
 });
 
