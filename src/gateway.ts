@@ -24,6 +24,7 @@ import { malwareStage } from './pipeline/filter/malware/stage.ts';
 import { attachmentStage } from './pipeline/filter/attachments/stage.ts';
 import { FileRuleSetStore } from './pipeline/filter/attachments/rule-set-store.ts';
 import { dnsListCheck, dnsblRejectStage } from './pipeline/filter/dnsbl/index.ts';
+import { externalChecks, externalTempfailStage } from './pipeline/filter/external/index.ts';
 import { rulesStage } from './pipeline/filter/rules/stage.ts';
 import { RuleStore } from './pipeline/filter/rules/rule-store.ts';
 import { Bayes } from './pipeline/filter/spam/index.ts';
@@ -131,9 +132,14 @@ export class Gateway {
             settings: currentSettings,
             bayesStore,
             localDomains: () => [...policy.cached().domains.keys()],
-            extraChecks: [dnsListCheck({ lookup: (n) => dns.a(n), settings: currentSettings })],
+            extraChecks: [
+              dnsListCheck({ lookup: (n) => dns.a(n), settings: currentSettings }),
+              // spamd and Rspamd, idle while external.spamd / external.rspamd are null
+              ...externalChecks({ settings: currentSettings, hostname: config.hostname }),
+            ],
             skip: spamSkip,
           }),
+          externalTempfailStage(),
           unlessAllowAll(rulesStage({ store: new RuleStore(db, serial) })),
         ].map((stage) => onlyWhen(() => currentSettings()['filter.enabled'], stage)),
         onlyWhen(

@@ -17,6 +17,7 @@ import { registerRules } from './rules-commands.ts';
 import { registerDnsbl } from './dnsbl-commands.ts';
 import { registerFileRules } from './filerules-commands.ts';
 import { registerMalware } from './malware-commands.ts';
+import { registerExternal } from './external-commands.ts';
 
 const program = new Command();
 program
@@ -40,6 +41,7 @@ registerRules(program);
 registerDnsbl(program);
 registerFileRules(program);
 registerMalware(program);
+registerExternal(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`hermes: ${(err as Error).message}`);
