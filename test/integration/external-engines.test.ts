@@ -7,6 +7,8 @@
 // (onError tempfail), and `hermes external status` tells which engine answers.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import PostalMime from 'postal-mime';
 import { createTestGateway, eventually, type TestGateway } from '../helpers/gateway.ts';
 import { startSmtpSink, type SmtpSink, type SinkMessage } from '../helpers/peers.ts';
@@ -119,6 +121,15 @@ test('spamd stopped: with onError ignore mail is delivered, scored without it (S
   assert.equal(status.code, 0, status.stdout + status.stderr);
   assert.match(status.stdout, new RegExp(`^spamd ${spamd.address}: PONG`, 'm'));
   assert.match(status.stdout, new RegExp(`^rspamd ${rspamd.url}: pong`, 'm'));
+
+  // What the engines say about a file, without sending mail.
+  const file = join(gw.dataDir, 'offer.eml');
+  writeFileSync(file, simpleMessage({ from: 'alice@example.org', to: 'bob@corp.test', subject: 'offer', body: `Today only: ${SPAMD_TEST_TOKEN}.` }));
+  const scan = await gw.cli(['external', 'scan', file, '--from', SPAMD_ENVFROM]);
+  assert.equal(scan.code, 0, scan.stdout + scan.stderr);
+  assert.match(scan.stdout, new RegExp(`^${file}: 6\\.88$`, 'm'));
+  assert.match(scan.stdout, /^ {2}SPAMD_SCORE=3\.5 {2}SpamAssassin \(spamd\): 7 \/ 5, spam, weighted 0\.5; rules: HERMES_EXT_ENVFROM, HERMES_EXT_TEST$/m);
+  assert.match(scan.stdout, /^ {2}RSPAMD_HERMES_EXT_TEST=3\.25 /m);
 
   await spamd.stop();
   const down = await gw.cli(['external', 'status']);
