@@ -6,6 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import PostalMime from 'postal-mime';
 import { SETTINGS_DEFAULTS, validateSetting } from '../../src/config/settings.ts';
 import { SpamEngine } from '../../src/pipeline/filter/spam/index.ts';
@@ -30,7 +33,7 @@ function settings(over: Partial<ExternalSettings>): () => ExternalSettings {
 }
 
 /** A stand-in spamd: records each request and answers with `reply` (or never, when null). */
-async function fakeSpamd(reply: string | null): Promise<{ address: string; requests: Buffer[]; close(): Promise<void> }> {
+async function fakeSpamd(reply: string | null, unixPath?: string): Promise<{ address: string; requests: Buffer[]; close(): Promise<void> }> {
   const requests: Buffer[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer({ allowHalfOpen: true }, (sock) => {
@@ -44,10 +47,9 @@ async function fakeSpamd(reply: string | null): Promise<{ address: string; reque
     });
     sock.on('error', () => {});
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => (unixPath ? server.listen(unixPath, r) : server.listen(0, '127.0.0.1', r)));
   return {
-    address: `127.0.0.1:${port}`,
+    address: unixPath ? `unix:${unixPath}` : `127.0.0.1:${(server.address() as { port: number }).port}`,
     requests,
     close: () => {
       for (const s of sockets) s.destroy();
@@ -93,6 +95,19 @@ test("spamd's score is scaled by external.spamdWeight; a ham score can lower the
     assert.equal(s!.score, -0.75);
   } finally {
     await spamd.close();
+  }
+});
+
+test('spamd on a unix socket ("unix:/path") is spoken to the same way', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hermes-spamd-unit-'));
+  const spamd = await fakeSpamd('SPAMD/1.1 0 EX_OK\r\nContent-length: 0\r\nSpam: False ; 1.2 / 5.0\r\n\r\n', join(dir, 'spamd.sock'));
+  try {
+    const symbols = await spamdCheck({ settings: settings({ 'external.spamd': spamd.address }) }).run(await input(), null as never);
+    assert.deepEqual(symbols.map((s) => [s.name, s.score]), [['SPAMD_SCORE', 1.2]]);
+    assert.match(spamd.requests[0]!.toString(), /^SYMBOLS SPAMC\/1\.5\r\n/);
+  } finally {
+    await spamd.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
