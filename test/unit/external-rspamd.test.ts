@@ -114,6 +114,20 @@ test('Rspamd answering an error: onError ignore scores without it (RSPAMD_UNAVAI
   }
 });
 
+test('an internationalised recipient (SMTPUTF8) reaches Rspamd as UTF-8', async () => {
+  const rspamd = await fakeRspamd(200, REPLY);
+  try {
+    const i = await input();
+    i.envelope!.rcptTo = ['jörg@corp.test'];
+    await rspamdCheck({ settings: settings({ 'external.rspamd': rspamd.url }) }).run(i, null as never);
+    const raw = rspamd.seen[0]!.rawHeaders;
+    const value = raw[raw.findIndex((k) => k.toLowerCase() === 'rcpt') + 1]!;
+    assert.equal(Buffer.from(value, 'latin1').toString('utf8'), 'jörg@corp.test');
+  } finally {
+    await rspamd.close();
+  }
+});
+
 test('a reply that is not Rspamd JSON is an error, not a score of 0', () => {
   assert.throws(() => parseCheckReply('<html>proxy error</html>'), /did not answer with JSON/);
   assert.throws(() => parseCheckReply('{"action":"no action"}'), /without a score/);

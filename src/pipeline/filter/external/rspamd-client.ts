@@ -78,7 +78,9 @@ function call(o: RspamdOptions, method: 'GET' | 'POST', path: string, headers: R
 
 /** The envelope as Rspamd's request headers; values are single lines. */
 export function envelopeHeaders(e: RspamdEnvelope): Record<string, string | string[]> {
-  const clean = (s: string) => s.replace(/[\r\n]+/g, ' ').trim();
+  // One line each; UTF-8 addresses (SMTPUTF8) go as their UTF-8 bytes, since node:http
+  // writes header values byte for byte as latin1.
+  const clean = (s: string) => Buffer.from(s.replace(/[\r\n]+/g, ' ').trim(), 'utf8').toString('latin1');
   const h: Record<string, string | string[]> = {};
   if (e.ip) h['IP'] = clean(e.ip);
   if (e.helo) h['Helo'] = clean(e.helo);
