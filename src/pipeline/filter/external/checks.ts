@@ -89,7 +89,41 @@ export function rspamdCheck(o: ExternalCheckOptions): SpamCheck {
   };
 }
 
-/** Both external engines, for the spam stage's extraChecks. */
+type Outcome = { symbols: SpamSymbol[] } | { error: unknown };
+
+/**
+ * Both external engines, for the spam stage's extraChecks. The engine runs its checks one
+ * after the other; so that a message waits for the slower engine rather than for both in
+ * turn, the first of these checks to run starts both scans and each then awaits its own.
+ */
 export function externalChecks(o: ExternalCheckOptions): SpamCheck[] {
-  return [spamdCheck(o), rspamdCheck(o)];
+  const checks = [spamdCheck(o), rspamdCheck(o)];
+  const running = new WeakMap<SpamInput, Map<string, Promise<Outcome>>>();
+  const start = (input: SpamInput, ctx: Parameters<SpamCheck['run']>[1]) => {
+    let scans = running.get(input);
+    if (!scans) {
+      scans = new Map(
+        checks.map((c) => [
+          c.name,
+          Promise.resolve()
+            .then(() => c.run(input, ctx))
+            .then((symbols): Outcome => ({ symbols }), (error: unknown): Outcome => ({ error })),
+        ]),
+      );
+      running.set(input, scans);
+    }
+    return scans;
+  };
+  return checks.map((c) => ({
+    name: c.name,
+    async run(input, ctx) {
+      const scans = start(input, ctx);
+      const r = await scans.get(c.name)!;
+      // Each scan is taken once: scanning the same input again asks the engines again.
+      scans.delete(c.name);
+      if (!scans.size) running.delete(input);
+      if ('error' in r) throw r.error;
+      return r.symbols;
+    },
+  }));
 }
