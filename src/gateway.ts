@@ -191,6 +191,7 @@ export class Gateway {
       acceptor,
       index: this.index,
       quarantine: this.quarantine.store,
+      dnsblLookup: (n) => dns.a(n),
       rcptCheck: async (client, mailFrom, rcpt) => {
         if (client.trusted || !currentSettings()['filter.enabled']) return null;
         const why = (await filterConfig.get()).lists.blockAtRcpt({ mailFrom, clientIp: client.ip }, rcpt);

@@ -16,6 +16,8 @@ import { newQueueId } from '../spool/queue-id.ts';
 import type { IndexWriter } from '../trace/index-writer.ts';
 import type { NewEvent } from '../db/schema.ts';
 import type { QuarantineSink } from '../quarantine/types.ts';
+import type { ALookup } from '../pipeline/filter/dnsbl/index.ts';
+import { SessionDnsblCheck } from './dnsbl-at-rcpt.ts';
 
 export interface MxServerOptions {
   hostname: string;
@@ -34,6 +36,8 @@ export interface MxServerOptions {
    * own), so that only that recipient is refused when a message has several.
    */
   rcptCheck?: (client: { ip: string; trusted: boolean }, mailFrom: string, rcpt: string) => Promise<SmtpReply | null>;
+  /** A-record lookups for refusing a blocklisted client at its first RCPT (dnsbl.rejectZones). */
+  dnsblLookup?: ALookup;
   log: Logger;
 }
 
@@ -49,6 +53,8 @@ interface SessionState {
   policy: PolicySnapshot;
   recipients: Map<string, RecipientContext>;
   rejectedRecipients: string[];
+  /** The client's blocklist refusal, looked up once per session (at the first RCPT). */
+  dnsbl?: SessionDnsblCheck;
 }
 
 const stateKey = Symbol('hermes');
@@ -167,20 +173,31 @@ export class MxServer {
       st.recipients.set(address.address.toLowerCase(), { address: address.address, route: d.route, requireTls: d.requireTls });
       cb();
     };
-    if (!this.o.rcptCheck) return accept();
     const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-    this.o.rcptCheck({ ip, trusted: st.policy.isRelayClient(ip) }, mailFrom, address.address).then(
-      (reply) => {
-        if (!reply) return accept();
-        st.rejectedRecipients.push(address.address);
-        this.o.log.info({ client: ip, from: mailFrom, rcpt: address.address, reply: reply.code }, 'recipient refused by its block list');
-        cb(smtpError(reply.code, reply.enhanced, reply.message));
-      },
-      (err: unknown) => {
-        // The lists could not be read: decide at DATA instead, where a failure is visible.
-        this.o.log.warn({ err }, 'recipient list check failed');
-        accept();
-      },
+    const refuse = (reply: SmtpReply, why: string) => {
+      st.rejectedRecipients.push(address.address);
+      this.o.log.info({ client: ip, from: mailFrom, rcpt: address.address, reply: reply.code, why: reply.message }, why);
+      cb(smtpError(reply.code, reply.enhanced, reply.message));
+    };
+    const trusted = st.policy.isRelayClient(ip);
+    const recipientCheck = () => {
+      if (!this.o.rcptCheck) return accept();
+      this.o.rcptCheck({ ip, trusted }, mailFrom, address.address).then(
+        (reply) => (reply ? refuse(reply, 'recipient refused by its block list') : accept()),
+        (err: unknown) => {
+          // The lists could not be read: decide at DATA instead, where a failure is visible.
+          this.o.log.warn({ err }, 'recipient list check failed');
+          accept();
+        },
+      );
+    };
+    // A client in a reject zone is refused at its first RCPT, before it sends the message;
+    // when the zone does not answer now, the DATA stage asks again.
+    if (trusted || !this.o.dnsblLookup) return recipientCheck();
+    st.dnsbl ??= new SessionDnsblCheck(ip, this.o.dnsblLookup);
+    st.dnsbl.refusal(st.policy.settings).then(
+      (reply) => (reply ? refuse(reply, 'client refused: listed in a DNS blocklist') : recipientCheck()),
+      () => recipientCheck(),
     );
   }
 
