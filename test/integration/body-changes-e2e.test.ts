@@ -239,6 +239,8 @@ test('outbound multipart/alternative: the disclaimer in both parts, DKIM-signed 
   assert.equal(mod.template, 'legal');
   assert.equal(mod.scope, 'domain local.test');
   assert.deepEqual(mod.parts, ['1 text/plain (utf-8, quoted-printable)', '2 text/html (utf-8, 7bit)']);
+  // The banner rule is for corp.test, not remote.test: the trace does not mention banners.
+  assert.equal(ev.find((e) => e.type === 'modify')!.detail.banner, undefined);
 
   const py = dkimpyVerify(m.raw);
   assert.deepEqual(py.dkim, [{ d: 'local.test', ok: true }], 'dkimpy verifies our signature over the changed body');

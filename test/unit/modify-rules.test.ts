@@ -131,6 +131,26 @@ test('banners: off by default, per recipient relay domain, exemptions by sender 
   });
 });
 
+test('banners on mail from our own networks: traced as skipped only when a banner rule would have matched a recipient', async () => {
+  await withDb(async (db) => {
+    await upsertRelayDomain(db, { domain: 'corp.test' });
+    await saveTemplate(db, { name: 'ext', kind: 'banner', text: 'External sender' });
+    await saveRule(db, { kind: 'banner', template: 'ext', scope: 'relay-domain', value: 'corp.test' });
+    const outbound = (recipients: string[]) => run(db, { message: msg('alice@corp.test'), recipients });
+
+    const toPartner = await outbound(['partner@outside.test']);
+    assert.equal(toPartner.changed, false);
+    assert.equal(toPartner.trace, null, 'no banner rule for outside.test: nothing to say');
+    const toColleague = await outbound(['partner@outside.test', 'bob@corp.test']);
+    assert.equal(toColleague.changed, false);
+    assert.deepEqual(toColleague.trace, { banner: { skipped: 'mail from our own networks gets no external-sender banner' } });
+
+    await saveTemplate(db, { name: 'all', kind: 'banner', text: 'External' });
+    await saveRule(db, { kind: 'banner', template: 'all', scope: 'all' });
+    assert.deepEqual((await outbound(['partner@outside.test'])).trace, { banner: { skipped: 'mail from our own networks gets no external-sender banner' } }, 'a rule for all recipients matches');
+  });
+});
+
 test('signatures: per-sender fields fill the template, the logo goes in as a CID image of a multipart/related', async () => {
   await withDb(async (db) => {
     const png = Buffer.from('89504e470d0a1a0a', 'hex');

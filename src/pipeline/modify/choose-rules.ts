@@ -42,16 +42,21 @@ function exemptionReason(ex: Exemptions, facts: MessageFacts): string | null {
   return null;
 }
 
-function chooseBanner(config: BodyConfig, facts: MessageFacts): Choice {
-  const kind = 'banner';
-  if (facts.fromOurNetwork) return { kind, reason: 'mail from our own networks gets no external-sender banner' };
+/** The banner rule for the first recipient whose relay domain has one, else a rule for all. */
+function bannerRule(config: BodyConfig, recipients: readonly string[]): BodyRule | undefined {
   const rules = config.rules.banner;
-  let rule: BodyRule | undefined;
-  for (const r of facts.recipients) {
-    rule = rules.find((x) => x.scope === 'relay-domain' && x.value === domainOf(r));
-    if (rule) break;
+  for (const r of recipients) {
+    const rule = rules.find((x) => x.scope === 'relay-domain' && x.value === domainOf(r));
+    if (rule) return rule;
   }
-  rule ??= rules.find((x) => x.scope === 'all');
+  return rules.find((x) => x.scope === 'all');
+}
+
+/** The banner choice, or null for mail from our own networks that no banner rule covers (nothing worth tracing). */
+function chooseBanner(config: BodyConfig, facts: MessageFacts): Choice | null {
+  const kind = 'banner';
+  const rule = bannerRule(config, facts.recipients);
+  if (facts.fromOurNetwork) return rule ? { kind, reason: 'mail from our own networks gets no external-sender banner' } : null;
   if (!rule) return { kind, reason: `no banner rule for the recipient domain(s) ${[...new Set(facts.recipients.map(domainOf))].join(', ')}` };
   const exempt = exemptionReason(config.exemptions.banner, facts);
   return exempt ? { kind, reason: exempt } : { kind, rule };
@@ -77,10 +82,14 @@ function chooseOutbound(kind: 'disclaimer' | 'signature', config: BodyConfig, fa
   return exempt ? { kind, reason: exempt } : { kind, rule };
 }
 
-/** One choice per kind that has rules at all (kinds without any rule are not mentioned). */
+/**
+ * One choice per kind that has rules at all (kinds without any rule are not mentioned,
+ * nor a banner for our own mail when no banner rule covers its recipients).
+ */
 export function chooseChanges(config: BodyConfig, facts: MessageFacts): Choice[] {
   const out: Choice[] = [];
-  if (config.rules.banner.length) out.push(chooseBanner(config, facts));
+  const banner = config.rules.banner.length ? chooseBanner(config, facts) : null;
+  if (banner) out.push(banner);
   if (config.rules.signature.length) out.push(chooseOutbound('signature', config, facts));
   if (config.rules.disclaimer.length) out.push(chooseOutbound('disclaimer', config, facts));
   return out;
