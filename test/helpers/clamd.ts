@@ -5,13 +5,12 @@
 //
 // clamd runs in the foreground as our child under `setpriv --pdeathsig KILL`, so it
 // dies with the test process even if that is killed; stop() ends it by its PID.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clamdPing } from '../../src/pipeline/filter/malware/clamd.ts';
 import { EICAR } from '../../src/pipeline/filter/malware/eicar.ts';
+import { startDaemon } from './daemon.ts';
 import { findFreePort } from './peers.ts';
 
 export const CLAMD = '/usr/sbin/clamd';
@@ -65,21 +64,6 @@ export async function startClamd(o: StartClamdOptions = {}): Promise<Clamd> {
       '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', CLAMD, '-c', join(dir, 'clamd.conf')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const exited = once(child, 'exit');
-  const pid = child.pid!;
-  const onExit = () => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  };
-  process.on('exit', onExit);
   const log = () => {
     try {
       return readFileSync(join(dir, 'clamd.log'), 'utf8');
@@ -87,41 +71,19 @@ export async function startClamd(o: StartClamdOptions = {}): Promise<Clamd> {
       return '';
     }
   };
-
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    process.off('exit', onExit);
-  };
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
-
   // Ready when it answers PING (it listens only after loading the database).
-  const deadline = Date.now() + (o.readyTimeoutMs ?? 60_000);
-  let lastErr = '';
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      cleanup();
-      throw new Error(`clamd exited during startup (${child.exitCode ?? child.signalCode}): ${stderr || log()}`);
-    }
-    try {
-      await clamdPing({ address: `unix:${socket}`, timeoutMs: 2000 });
-      break;
-    } catch (err) {
-      lastErr = (err as Error).message;
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      cleanup();
-      throw new Error(`clamd did not answer PING within ${o.readyTimeoutMs ?? 60_000} ms: ${lastErr}\n${log()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { unix: `unix:${socket}`, tcp: `tcp:127.0.0.1:${port}`, pid, dir, stop, cleanup, log };
+  const daemon = await startDaemon({
+    name: 'clamd',
+    command: '/usr/bin/setpriv',
+    args: ['--pdeathsig', 'KILL', '--', CLAMD, '-c', join(dir, 'clamd.conf')],
+    outputLimit: 4000,
+    ping: () => clamdPing({ address: `unix:${socket}`, timeoutMs: 2000 }),
+    pingName: 'PING',
+    readyTimeoutMs: o.readyTimeoutMs,
+    pollMs: 100,
+    diagnostics: (stderr) => [stderr, log()].filter(Boolean).join('\n'),
+    onStartFailure: cleanup,
+  });
+  return { unix: `unix:${socket}`, tcp: `tcp:127.0.0.1:${port}`, pid: daemon.pid, dir, stop: daemon.stop, cleanup, log };
 }

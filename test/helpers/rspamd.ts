@@ -5,12 +5,11 @@
 // Rspamd's workers outlive a killed main process, so it runs in a process group of its
 // own under a shell that kills the whole group when rspamd exits or when this test
 // process disappears (checked every second); stop() signals that group.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rspamdPing } from '../../src/pipeline/filter/external/rspamd-client.ts';
+import { startDaemon } from './daemon.ts';
 import { findFreePort } from './peers.ts';
 
 export const RSPAMD = '/usr/bin/rspamd';
@@ -87,55 +86,19 @@ export async function startRspamd(o: { readyTimeoutMs?: number } = {}): Promise<
   const watchdog = `"${RSPAMD}" -c "${join(dir, 'rspamd.conf')}" -f -i & r=$!
 while kill -0 "$1" 2>/dev/null && kill -0 "$r" 2>/dev/null; do sleep 1; done
 kill -KILL 0`;
-  const child: ChildProcess = spawn('/bin/sh', ['-c', watchdog, 'sh', String(process.pid)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let output = '';
-  const keep = (d: Buffer) => (output = (output + d.toString()).slice(-8000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = once(child, 'exit');
-  const group = child.pid!;
-  const killGroup = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-group, sig);
-    } catch {
-      /* gone */
-    }
-  };
-  const onExit = () => killGroup('SIGKILL');
-  process.on('exit', onExit);
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (child.exitCode === null && child.signalCode === null) {
-      killGroup('SIGTERM');
-      const timer = setTimeout(() => killGroup('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    killGroup('SIGKILL'); // workers that outlived the shell
-    process.off('exit', onExit);
-  };
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
-
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (o.readyTimeoutMs ?? 60_000);
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      cleanup();
-      throw new Error(`rspamd exited during startup (${child.exitCode ?? child.signalCode}): ${output}`);
-    }
-    try {
-      await rspamdPing({ url, timeoutMs: 2000 });
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) {
-        await stop();
-        cleanup();
-        throw new Error(`rspamd did not answer /ping within ${o.readyTimeoutMs ?? 60_000} ms: ${(err as Error).message}\n${output}`);
-      }
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  return { url, port, stop, cleanup, log: () => output };
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const daemon = await startDaemon({
+    name: 'rspamd',
+    command: '/bin/sh',
+    args: ['-c', watchdog, 'sh', String(process.pid)],
+    processGroup: true,
+    captureStdout: true,
+    ping: () => rspamdPing({ url, timeoutMs: 2000 }),
+    pingName: '/ping',
+    readyTimeoutMs: o.readyTimeoutMs,
+    killAfterMs: 10_000,
+    onStartFailure: cleanup,
+  });
+  return { url, port, stop: daemon.stop, cleanup, log: daemon.output };
 }

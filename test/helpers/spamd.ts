@@ -5,12 +5,11 @@
 //
 // spamd runs in the foreground as our child under `setpriv --pdeathsig KILL` (its
 // prefork children exit with it); stop() ends it by its PID.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spamdPing } from '../../src/pipeline/filter/external/spamd-client.ts';
+import { startDaemon } from './daemon.ts';
 import { findFreePort } from './peers.ts';
 
 export const SPAMD = '/usr/sbin/spamd';
@@ -60,51 +59,16 @@ export async function startSpamd(o: { readyTimeoutMs?: number } = {}): Promise<S
     '-i', '127.0.0.1', '-p', String(port),
     '--max-children=2', '--min-children=1', '-u', 'nobody',
   ];
-  const child: ChildProcess = spawn('/usr/bin/setpriv', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
-  const exited = once(child, 'exit');
-  const pid = child.pid!;
-  const onExit = () => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  };
-  process.on('exit', onExit);
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    process.off('exit', onExit);
-  };
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
-
   const address = `127.0.0.1:${port}`;
-  const deadline = Date.now() + (o.readyTimeoutMs ?? 60_000);
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      cleanup();
-      throw new Error(`spamd exited during startup (${child.exitCode ?? child.signalCode}): ${stderr}`);
-    }
-    try {
-      await spamdPing({ address, timeoutMs: 2000 });
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) {
-        await stop();
-        cleanup();
-        throw new Error(`spamd did not answer PING within ${o.readyTimeoutMs ?? 60_000} ms: ${(err as Error).message}\n${stderr}`);
-      }
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  return { address, port, pid, stop, cleanup, log: () => stderr };
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const daemon = await startDaemon({
+    name: 'spamd',
+    command: '/usr/bin/setpriv',
+    args,
+    ping: () => spamdPing({ address, timeoutMs: 2000 }),
+    pingName: 'PING',
+    readyTimeoutMs: o.readyTimeoutMs,
+    onStartFailure: cleanup,
+  });
+  return { address, port, pid: daemon.pid, stop: daemon.stop, cleanup, log: daemon.output };
 }
