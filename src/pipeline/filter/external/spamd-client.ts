@@ -5,7 +5,7 @@
 // names of the rules that hit, comma-separated, then closes. SYMBOLS rather than REPORT:
 // REPORT's per-rule points depend on the report template of spamd's configuration,
 // the rule names and the total do not. One deadline covers connect, send and reply.
-import { connect } from 'node:net';
+import { SocketExchangeError, socketExchange } from '../../../net/socket-exchange.ts';
 import { formatSpamdAddress, parseSpamdAddress, type SpamdAddress } from './address.ts';
 
 export interface SpamdOptions {
@@ -40,38 +40,19 @@ interface SpamdReply {
 }
 
 /** Sends one request and reads spamd's whole reply (spamd closes the connection after it). */
-function exchange(o: SpamdOptions, request: Buffer): Promise<SpamdReply> {
+async function exchange(o: SpamdOptions, request: Buffer): Promise<SpamdReply> {
   const address = typeof o.address === 'string' ? parseSpamdAddress(o.address) : o.address;
   const where = formatSpamdAddress(address);
-  return new Promise((resolve, reject) => {
-    const sock = address.kind === 'unix' ? connect({ path: address.path }) : connect({ host: address.host, port: address.port });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const finish = (err: Error | null, reply?: SpamdReply) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.destroy();
-      if (err) reject(err);
-      else resolve(reply!);
-    };
-    const timer = setTimeout(() => finish(new SpamdError(`spamd at ${where} did not answer within ${o.timeoutMs} ms`)), o.timeoutMs);
-    sock.on('connect', () => sock.end(request));
-    sock.on('data', (d: Buffer) => {
-      chunks.push(d);
-      size += d.length;
-      if (size > MAX_REPLY) finish(new SpamdError(`spamd at ${where} sent more than ${MAX_REPLY} bytes`));
-    });
-    sock.on('end', () => {
-      try {
-        finish(null, parseReply(Buffer.concat(chunks), where));
-      } catch (err) {
-        finish(err as Error);
-      }
-    });
-    sock.on('error', (err: NodeJS.ErrnoException) => finish(new SpamdError(`spamd at ${where}: ${err.code ?? err.message}`)));
-  });
+  let raw: Buffer;
+  try {
+    raw = await socketExchange({ address, timeoutMs: o.timeoutMs, send: (s) => s.end(request), maxBytes: MAX_REPLY });
+  } catch (err) {
+    if (!(err instanceof SocketExchangeError)) throw err;
+    if (err.reason === 'timeout') throw new SpamdError(`spamd at ${where} did not answer within ${o.timeoutMs} ms`);
+    if (err.reason === 'too-large') throw new SpamdError(`spamd at ${where} sent more than ${MAX_REPLY} bytes`);
+    throw new SpamdError(`spamd at ${where}: ${err.code}`);
+  }
+  return parseReply(raw, where);
 }
 
 /** "SPAMD/1.1 0 EX_OK" + headers + blank line + body. A nonzero code is spamd's error (sysexits). */
