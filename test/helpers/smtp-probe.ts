@@ -2,6 +2,7 @@
 // we did not write) that reports the server's reply, and a raw socket conversation for
 // protocol abuse (smuggling, bare LF) that no well-behaved client would send.
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import assert from 'node:assert/strict';
 import { createConnection } from 'node:net';
 
 export interface SendOutcome {
@@ -11,9 +12,24 @@ export interface SendOutcome {
   code: number;
 }
 
-export function sendMessage(port: number, envelope: { from: string; to: string[] }, raw: string | Buffer): Promise<SendOutcome> {
+export interface SendOptions {
+  /** Local address to connect from: 127.0.0.2 is in the relay networks of several tests. */
+  localAddress?: string;
+  /** The client's EHLO name. */
+  helo?: string;
+}
+
+export function sendMessage(port: number, envelope: { from: string; to: string[] }, raw: string | Buffer, o: SendOptions = {}): Promise<SendOutcome> {
   return new Promise((resolve) => {
-    const conn = new SMTPConnection({ host: '127.0.0.1', port, name: 'client.test', ignoreTLS: true, connectionTimeout: 10_000, socketTimeout: 60_000 } as SMTPConnection.Options);
+    const conn = new SMTPConnection({
+      host: '127.0.0.1',
+      port,
+      localAddress: o.localAddress,
+      name: o.helo ?? 'client.test',
+      ignoreTLS: true,
+      connectionTimeout: 10_000,
+      socketTimeout: 60_000,
+    } as SMTPConnection.Options);
     let done = false;
     const finish = (o: SendOutcome) => {
       if (done) return;
@@ -38,6 +54,13 @@ export function sendMessage(port: number, envelope: { from: string; to: string[]
       });
     });
   });
+}
+
+/** The queue ID in a "250 ... queued as <ID>" reply. */
+export function queueId(r: SendOutcome): string {
+  const m = /queued as ([0-9A-Z]+)/.exec(r.response);
+  assert.ok(m, r.response);
+  return m[1]!;
 }
 
 /**

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import PostalMime from 'postal-mime';
 import { createTestGateway, eventually, type TestGateway } from '../helpers/gateway.ts';
 import { startSmtpSink, type SmtpSink, type SinkMessage } from '../helpers/peers.ts';
-import { sendMessage, simpleMessage, type SendOutcome } from '../helpers/smtp-probe.ts';
+import { queueId, sendMessage, simpleMessage } from '../helpers/smtp-probe.ts';
+import { arrivedAtSink, messageEvents } from '../helpers/message-trace.ts';
 import { startSpamd, SPAMD_ENVFROM, SPAMD_TEST_TOKEN, type Spamd } from '../helpers/spamd.ts';
 import { startRspamd, RSPAMD_HAM_TOKEN, type Rspamd } from '../helpers/rspamd.ts';
 import { upsertRelayDomain } from '../../src/db/repos/relay-policy.ts';
@@ -73,20 +74,9 @@ test('the adapters against real spamd and Rspamd: their rules fire, their scores
   assert.equal(r.score, 13.75);
 });
 
-function queueId(r: SendOutcome): string {
-  const m = /queued as ([0-9A-Z]+)/.exec(r.response);
-  assert.ok(m, r.response);
-  return m[1]!;
-}
+const events = (id: string) => messageEvents(gw, id);
 
-async function events(id: string) {
-  const rows = await gw.db.selectFrom('events').selectAll().where('message_id', '=', id).orderBy('id').execute();
-  return rows.map((r) => ({ type: r.type, detail: JSON.parse(r.detail ?? 'null') as Record<string, any> }));
-}
-
-async function arrived(marker: string): Promise<SinkMessage> {
-  return eventually(async () => (await sink.messages()).find((m) => m.raw.includes(marker)), 30_000, `message "${marker}" at the sink`);
-}
+const arrived = (marker: string) => arrivedAtSink(sink, marker, 30_000);
 
 const send = (subject: string, body: string) =>
   sendMessage(gw.port, { from: SPAMD_ENVFROM, to: ['alice@corp.test'] }, simpleMessage({ from: SPAMD_ENVFROM, to: 'alice@corp.test', subject, body, messageId: `<${subject}@client.test>` }));

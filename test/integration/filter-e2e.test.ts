@@ -8,9 +8,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import PostalMime from 'postal-mime';
 import { createTestGateway, eventually, type TestGateway } from '../helpers/gateway.ts';
-import { startSmtpSink, type SmtpSink, type SinkMessage } from '../helpers/peers.ts';
-import { sendMessage, type SendOutcome } from '../helpers/smtp-probe.ts';
-import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { startSmtpSink, type SmtpSink } from '../helpers/peers.ts';
+import { queueId, sendMessage } from '../helpers/smtp-probe.ts';
+import { arrivedAtSink, messageEvents } from '../helpers/message-trace.ts';
 import { addRelayNetwork, upsertRelayDomain } from '../../src/db/repos/relay-policy.ts';
 import { setSetting } from '../../src/config/settings.ts';
 import { composeMessage, EICAR_FILE } from '../helpers/attachments.ts';
@@ -40,20 +40,9 @@ function marked(raw: Buffer, marker: string): Buffer {
   return Buffer.concat([Buffer.from(`X-Test-Marker: ${marker}\r\n`), Buffer.from(raw.toString('latin1').replace(/^Message-ID:[^\r]*\r\n/im, `Message-ID: <${marker}@test>\r\n`), 'latin1')]);
 }
 
-async function arrived(marker: string): Promise<SinkMessage> {
-  return eventually(async () => (await sink.messages()).find((m) => m.raw.includes(marker)), 20_000, `message "${marker}" at the sink`);
-}
+const arrived = (marker: string) => arrivedAtSink(sink, marker);
 
-function queueId(r: SendOutcome): string {
-  const m = /queued as ([0-9A-Z]+)/.exec(r.response);
-  assert.ok(m, r.response);
-  return m[1]!;
-}
-
-async function events(id: string) {
-  const rows = await gw.db.selectFrom('events').selectAll().where('message_id', '=', id).orderBy('id').execute();
-  return rows.map((r) => ({ type: r.type, recipient: r.recipient, detail: JSON.parse(r.detail ?? 'null') as Record<string, any> }));
-}
+const events = (id: string) => messageEvents(gw, id);
 
 async function cli(...args: string[]): Promise<string> {
   const r = await gw.cli(args);
@@ -263,29 +252,8 @@ test('CLI: clear errors, and bayes stats, learn and forget on an mbox', async ()
 });
 
 /** nodemailer's SMTP client from a chosen local address (127.0.0.2: a relay network). */
-function sendFrom(localAddress: string, envelope: { from: string; to: string[] }, raw: Buffer): Promise<SendOutcome> {
-  return new Promise((resolve) => {
-    const conn = new SMTPConnection({ host: '127.0.0.1', port: gw.port, localAddress, name: 'app.corp.test', ignoreTLS: true } as SMTPConnection.Options);
-    const done = (o: SendOutcome) => {
-      try {
-        conn.quit();
-      } catch {
-        /* closed */
-      }
-      resolve(o);
-    };
-    conn.on('error', (e: Error & { response?: string; responseCode?: number }) => done({ ok: false, response: e.response ?? e.message, code: e.responseCode ?? 0 }));
-    conn.connect(() =>
-      conn.send(envelope, raw, (err, info) => {
-        if (err) {
-          const e = err as Error & { response?: string; responseCode?: number };
-          return done({ ok: false, response: e.response ?? e.message, code: e.responseCode ?? 0 });
-        }
-        done({ ok: true, response: info.response, code: Number(info.response.slice(0, 3)) });
-      }),
-    );
-  });
-}
+const sendFrom = (localAddress: string, envelope: { from: string; to: string[] }, raw: Buffer) =>
+  sendMessage(gw.port, envelope, raw, { localAddress, helo: 'app.corp.test' });
 
 test('outbound mail from the relay networks: malware refused by the sender\'s policy, spam not scored, no X-Spam headers', async () => {
   const virus = await composeMessage({ subject: 'tools', attachments: [{ filename: 'eicar.com', content: EICAR_FILE }] });
