@@ -1,6 +1,11 @@
 // Relay benchmark (`npm run bench:relay`): the same loads through our gateway and
 // through a private stock Postfix relay, both relaying to Postfix's smtp-sink, in one
-// run, on this machine and disk.
+// run, on this machine and disk. A third system, postfix+rspamd, is that Postfix with
+// Rspamd 3.4 as its milter (stock modules, DNS to the bench's local server, Bayes in a
+// private Redis trained like gw+filter's, DKIM signing; see bench/lib/rspamd-peer.ts):
+// the content-filtering stack the gateway's gw+filter row is compared with. It needs
+// `apt-get install rspamd redis-server` (not installed by scripts/install-peers.sh, as
+// no test needs Redis); without them it is skipped with a note, or fails if asked for.
 //
 //   sender (smtp-source, or bench/smtp-driver.ts for the corpus) --> relay --> smtp-sink
 //
@@ -8,12 +13,14 @@
 // (from the first message sent until the sink has counted all of them), the rate at
 // which the relay accepted them (sender finished), relay CPU ms per message (all of
 // the relay's processes, from /proc), peak RSS of the relay (summed over its
-// processes, polled every 100 ms) and the ratio to Postfix's end-to-end rate.
+// processes, polled every 100 ms) and the ratio to Postfix's end-to-end rate; gateway
+// rows also show their ratio to the plain gateway and to postfix+rspamd.
 //
 // Environment:
 //   BENCH_SCALE=0.1          scale message counts (quick run)
 //   BENCH_LOADS=10k,100k,corpus   which loads (default: all three)
-//   BENCH_SYSTEMS=postfix,gateway  which systems (default: both)
+//   BENCH_SYSTEMS=postfix,postfix+rspamd,gateway  which systems (default: all three)
+//   BENCH_RSPAMD_WORKERS=n   Rspamd normal (scanning) workers (default: stock, one)
 //   BENCH_SCENARIOS=name,...  which gateway scenarios (default: all)
 //   BENCH_WARMUP=100         messages sent (unmeasured) before each measurement
 //   BENCH_REPEAT=3           run each measurement N times and show the median run
@@ -43,6 +50,7 @@ import {
 import { hostCpu, hostCpuPercent, RssPoller, sampleTree } from './proc-stats.ts';
 import { driveSmtp, loadCorpus } from './smtp-driver.ts';
 import { startTestDns, type TestDns } from '../test/helpers/dns-server.ts';
+import { rspamdPeerMissing, startRspamdPeer, type RspamdPeer } from './lib/rspamd-peer.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const env = process.env;
@@ -142,6 +150,8 @@ interface RunningRelay {
   /** Root PIDs; CPU and RSS are summed over them and all their descendants. */
   roots(): number[];
   stop(): Promise<void>;
+  /** For relays with a content filter: how many messages it has scanned so far. */
+  scanned?(): Promise<number>;
 }
 
 interface System {
@@ -160,6 +170,61 @@ const postfixSystem: System = {
       workDir: path.join(workDir, 'postfix'),
     });
     return { port, roots: () => [relay.masterPid], stop: () => relay.stop() };
+  },
+};
+
+// Postfix with Rspamd as its milter. Rspamd (with its Redis) starts once per bench run,
+// on first use, and is trained then; each measurement gets a fresh Postfix.
+let rspamdPeer: Promise<RspamdPeer> | null = null;
+const BAYES_TRAIN = 500;
+
+function sharedRspamd(workRoot: string): Promise<RspamdPeer> {
+  rspamdPeer ??= (async () => {
+    const dns = await benchDnsServer();
+    const workers = env.BENCH_RSPAMD_WORKERS ? Number(env.BENCH_RSPAMD_WORKERS) : undefined;
+    const peer = await startRspamdPeer({ dir: path.join(workRoot, 'rspamd'), dnsServer: dns.server, signDomain: FROM.split('@')[1]!, normalWorkers: workers });
+    cleanups.add(peer.kill);
+    try {
+      // As gw+filter's Bayes: the first 500 spam and 500 ham of the corpus (by file name).
+      for (const kind of ['spam', 'ham'] as const) {
+        const files = (await fsp.readdir(path.join(CORPUS_DIR, kind))).sort().slice(0, BAYES_TRAIN).map((f) => path.join(CORPUS_DIR, kind, f));
+        const learned = await peer.learn(kind, files);
+        process.stderr.write(`  rspamd learned ${learned} of ${files.length} ${kind}\n`);
+        if (learned < 200) throw new Error(`rspamd learned only ${learned} ${kind} messages (Bayes needs 200)\n${await peer.logTail()}`);
+      }
+    } catch (e) {
+      await peer.stop();
+      throw e;
+    }
+    return peer;
+  })();
+  return rspamdPeer;
+}
+
+async function stopSharedRspamd(): Promise<void> {
+  const peer = await rspamdPeer?.catch(() => undefined);
+  if (!peer) return;
+  await peer.stop();
+  cleanups.delete(peer.kill);
+}
+
+const postfixRspamdSystem: System = {
+  name: 'postfix+rspamd',
+  async start({ workDir, sinkPort }) {
+    const rspamd = await sharedRspamd(path.dirname(workDir));
+    const port = await findFreePort();
+    const relay = await startPostfixRelay({
+      listenPort: port,
+      relayDomain: RELAY_DOMAIN,
+      nextHop: { host: '127.0.0.1', port: sinkPort },
+      workDir: path.join(workDir, 'postfix'),
+      mainCf: {
+        smtpd_milters: `inet:127.0.0.1:${rspamd.milterPort}`,
+        milter_default_action: 'accept',
+        milter_protocol: '6',
+      },
+    });
+    return { port, roots: () => [relay.masterPid, ...rspamd.roots()], stop: () => relay.stop(), scanned: () => rspamd.scanned() };
   },
 };
 
@@ -401,6 +466,8 @@ interface Row {
   ratio?: number;
   /** msgs/s over the plain-relay gateway row of the same load. */
   vsPlain?: number;
+  /** msgs/s over the postfix+rspamd row of the same load (gateway rows). */
+  vsRspamd?: number;
   error?: string;
 }
 
@@ -436,6 +503,7 @@ async function measure(load: Load, system: System, workRoot: string): Promise<Ro
     const base = await sink.count();
     const r = relay;
     const poller = new RssPoller(() => r.roots());
+    const scanned0 = await relay.scanned?.();
     const cpu0 = sampleTree(relay.roots()).cpuMs;
     const host0 = hostCpu();
     const t0 = performance.now();
@@ -457,6 +525,11 @@ async function measure(load: Load, system: System, workRoot: string): Promise<Ro
     row.peakPssMB = poller.peakPssBytes / (1024 * 1024);
     row.peakProcesses = poller.peakProcesses;
     if (sent.error) row.error = sent.error;
+    // milter_default_action = accept passes mail on when the filter fails: count scans.
+    if (scanned0 !== undefined) {
+      const scanned = (await relay.scanned!()) - scanned0;
+      if (!(scanned >= row.delivered)) row.error = `${row.error ? row.error + '; ' : ''}the filter scanned only ${scanned} of ${row.delivered} delivered messages`;
+    }
     if (reached < target) row.error = `${row.error ? row.error + '; ' : ''}only ${row.delivered} of ${sent.accepted} reached the sink`;
   } catch (e) {
     row.error = (e as Error).message;
@@ -484,7 +557,7 @@ function fmt(n: number, digits: number): string {
 }
 
 function table(rows: Row[]): string {
-  const head = ['load', 'system', 'messages', 'elapsed s', 'msgs/s', 'accept/s', 'CPU ms/msg', 'peak RSS MB', 'peak PSS MB', 'procs', 'host busy/io %', 'vs Postfix', 'vs plain gw'];
+  const head = ['load', 'system', 'messages', 'elapsed s', 'msgs/s', 'accept/s', 'CPU ms/msg', 'peak RSS MB', 'peak PSS MB', 'procs', 'host busy/io %', 'vs Postfix', 'vs plain gw', 'vs pf+rspamd'];
   const body = rows.map((r) => [
     r.load,
     r.system,
@@ -499,6 +572,7 @@ function table(rows: Row[]): string {
     `${fmt(r.hostBusyPct, 0)}/${fmt(r.hostIowaitPct, 0)}`,
     r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)}x`,
     r.vsPlain === undefined ? '-' : `${r.vsPlain.toFixed(2)}x`,
+    r.vsRspamd === undefined ? '-' : `${r.vsRspamd.toFixed(2)}x`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -528,7 +602,9 @@ function describeMachine(): string {
 
 async function main(): Promise<void> {
   const wantLoads = list(env.BENCH_LOADS) ?? ['10k', '100k', 'corpus'];
-  const wantSystems = list(env.BENCH_SYSTEMS) ?? ['postfix', 'gateway'];
+  const wantSystems = list(env.BENCH_SYSTEMS) ?? ['postfix', 'postfix+rspamd', 'gateway'];
+  const unknown = wantSystems.filter((s) => !['postfix', 'postfix+rspamd', 'gateway'].includes(s));
+  if (unknown.length > 0) throw new Error(`BENCH_SYSTEMS: unknown ${unknown.join(', ')} (use postfix, postfix+rspamd, gateway)`);
   const wantScenarios = list(env.BENCH_SCENARIOS);
 
   const loads: Load[] = [];
@@ -543,6 +619,12 @@ async function main(): Promise<void> {
 
   const systems: System[] = [];
   if (wantSystems.includes('postfix')) systems.push(postfixSystem);
+  if (wantSystems.includes('postfix+rspamd')) {
+    const missing = rspamdPeerMissing() ?? (existsSync(path.join(CORPUS_DIR, 'spam')) ? undefined : `the postfix+rspamd system trains Bayes on the corpus: ${CORPUS_DIR} not found`);
+    if (!missing) systems.push(postfixRspamdSystem);
+    else if (env.BENCH_SYSTEMS) throw new Error(missing);
+    else notes.push(`postfix+rspamd skipped: ${missing}`);
+  }
   if (wantSystems.includes('gateway')) {
     for (const s of gatewayScenarios) if (!wantScenarios || wantScenarios.includes(s.name)) systems.push(gatewaySystem(s));
   }
@@ -566,6 +648,7 @@ async function main(): Promise<void> {
     for (const load of loads) {
       let baseline: number | undefined;
       let plainGateway: number | undefined;
+      let rspamdRate: number | undefined;
       for (const system of systems) {
         const runs: Row[] = [];
         for (let i = 0; i < REPEAT; i++) {
@@ -576,14 +659,18 @@ async function main(): Promise<void> {
         }
         allRuns.push(...runs);
         const row = medianRow(runs);
+        const isGateway = system !== postfixSystem && system !== postfixRspamdSystem;
         if (system === postfixSystem) baseline = row.error ? undefined : row.msgsPerS;
         else if (baseline !== undefined && Number.isFinite(row.msgsPerS)) row.ratio = row.msgsPerS / baseline;
+        if (system === postfixRspamdSystem) rspamdRate = row.error ? undefined : row.msgsPerS;
+        else if (isGateway && rspamdRate !== undefined && Number.isFinite(row.msgsPerS)) row.vsRspamd = row.msgsPerS / rspamdRate;
         if (row.system === 'gateway' && !row.error) plainGateway = row.msgsPerS;
-        else if (row.system !== 'postfix' && plainGateway !== undefined && Number.isFinite(row.msgsPerS)) row.vsPlain = row.msgsPerS / plainGateway;
+        else if (isGateway && plainGateway !== undefined && Number.isFinite(row.msgsPerS)) row.vsPlain = row.msgsPerS / plainGateway;
         rows.push(row);
       }
     }
   } finally {
+    await stopSharedRspamd();
     await benchDns?.close();
     if (env.BENCH_KEEP !== '1') await fsp.rm(workRoot, { recursive: true, force: true }).catch(() => undefined);
   }
@@ -594,7 +681,8 @@ async function main(): Promise<void> {
       'CPU and memory: all processes of the relay (Postfix: master and every daemon it ran; gateway: its process tree).\n' +
       'RSS is summed over processes (shared pages counted once per process, every 100 ms); PSS splits shared pages\n' +
       '(every 1 s). host busy/io %: the whole machine (all cores, sender and sink included) busy / waiting for disk\n' +
-      'during the measurement. vs Postfix: end-to-end msgs/s over Postfix\'s for the same load.',
+      'during the measurement. vs Postfix: end-to-end msgs/s over Postfix\'s for the same load; vs pf+rspamd: over\n' +
+      'postfix+rspamd\'s (Postfix with Rspamd as milter: spam checks, Bayes, DKIM signing), whose CPU and memory include Rspamd and Redis.',
   );
   if (env.BENCH_JSON) {
     await fsp.writeFile(env.BENCH_JSON, JSON.stringify({ scale: SCALE, repeat: REPEAT, reuse: REUSE, machine: describeMachine(), rows, runs: allRuns }, null, 2));
