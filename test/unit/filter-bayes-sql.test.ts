@@ -3,26 +3,10 @@
 // classifier on top of it learns, forgets and scores the same way.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import PostalMime from 'postal-mime';
-import { openDatabase, type Db } from '../../src/db/database.ts';
-import { migrate } from '../../src/db/migrate.ts';
 import { SqlBayesStore } from '../../src/db/repos/bayes-store.ts';
 import { Bayes, MemoryBayesStore, messageDigest, type BayesStore, type SpamInput } from '../../src/pipeline/filter/spam/index.ts';
-
-async function withDb(fn: (db: Db) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'hermes-bayes-'));
-  const db = openDatabase(join(dir, 'h.db'));
-  try {
-    await migrate(db);
-    await fn(db);
-  } finally {
-    await db.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { withDb } from '../helpers/temp-db.ts';
 
 async function snapshot(store: BayesStore, tokens: string[]) {
   return { totals: await store.totals(), size: await store.tokenCount(), counts: [...(await store.counts(tokens))].sort() };

@@ -2,28 +2,13 @@
 // validation), loaded as the gateway loads them, and resolved per recipient.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase, type Db } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { configSerial } from '../../src/config/settings.ts';
 import { assignPolicy, createPolicy, deletePolicy, unassignPolicy, updatePolicy } from '../../src/db/repos/filter-policies.ts';
 import { addListEntry, removeListEntry } from '../../src/db/repos/lists.ts';
 import { loadFilterConfig } from '../../src/pipeline/decide/filter-config.ts';
 import { FilterLists, type ListSubject } from '../../src/pipeline/decide/lists.ts';
-
-async function withDb(fn: (db: Db) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'hermes-filter-'));
-  const db = openDatabase(join(dir, 'h.db'));
-  try {
-    await migrate(db);
-    await fn(db);
-  } finally {
-    await db.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { withDb } from '../helpers/temp-db.ts';
 
 test('after migration a default policy with Hermes thresholds applies to everyone', async () => {
   await withDb(async (db) => {

@@ -5,11 +5,7 @@
 // running gateway's rule store follows changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import PostalMime from 'postal-mime';
-import { openDatabase, type Db } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { configSerial } from '../../src/config/settings.ts';
 import { getRule, listRules, removeRule, saveRule, setRuleEnabled } from '../../src/db/repos/message-rules.ts';
@@ -20,6 +16,7 @@ import { rulesStage } from '../../src/pipeline/filter/rules/stage.ts';
 import { EXAMPLE_RULES, MICROSOFT_REPORT_ADDRESSES } from '../../src/pipeline/filter/rules/examples.ts';
 import type { MessageRule, RuleCondition } from '../../src/pipeline/filter/rules/types.ts';
 import type { MessageContext } from '../../src/pipeline/context.ts';
+import { withDb } from '../helpers/temp-db.ts';
 
 const RAW = Buffer.from(
   [
@@ -116,18 +113,6 @@ test('rules about the envelope and size do not parse the message', async () => {
   await evaluateRules([compileRule(rule([{ field: 'sender', op: 'contains', value: 'b.example' }, { field: 'size', op: 'gt', value: 1 }]))], m);
   assert.equal(parses, 0);
 });
-
-async function withDb(fn: (db: Db) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'hermes-rules-'));
-  const db = openDatabase(join(dir, 'hermes.db'));
-  try {
-    await migrate(db);
-    await fn(db);
-  } finally {
-    await db.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 test('the shipped examples are installed disabled, the Microsoft report redirect among them', async () => {
   await withDb(async (db) => {

@@ -4,12 +4,8 @@
 // configuration serial, and the trace when a message cannot be read.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import PostalMime from 'postal-mime';
-import { openDatabase, type Db } from '../../src/db/database.ts';
-import { migrate } from '../../src/db/migrate.ts';
+import type { Db } from '../../src/db/database.ts';
 import { configSerial } from '../../src/config/settings.ts';
 import { upsertRelayDomain } from '../../src/db/repos/relay-policy.ts';
 import {
@@ -24,18 +20,7 @@ import {
 } from '../../src/db/repos/body-changes.ts';
 import { BodyConfigStore, buildBodyConfig } from '../../src/pipeline/modify/body-config.ts';
 import { applyBodyChanges, type ApplyInput } from '../../src/pipeline/modify/apply-changes.ts';
-
-async function withDb(fn: (db: Db) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'hermes-body-rules-'));
-  const db = openDatabase(join(dir, 'hermes.db'));
-  try {
-    await migrate(db);
-    await fn(db);
-  } finally {
-    await db.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { withDb } from '../helpers/temp-db.ts';
 
 const msg = (from: string, body = 'Hello') => Buffer.from(`From: Some One <${from}>\r\nTo: x@y.test\r\nSubject: s\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\n\r\n${body}\r\n`);
 
