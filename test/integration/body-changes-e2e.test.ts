@@ -10,14 +10,15 @@ import { createPrivateKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import PostalMime from 'postal-mime';
 import { Splitter, type SplitterChunk } from '@zone-eu/mailsplit';
-import { createTestGateway, eventually, type TestGateway } from '../helpers/gateway.ts';
-import { startSmtpSink, type SmtpSink, type SinkMessage } from '../helpers/peers.ts';
+import { createTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startSmtpSink, type SmtpSink } from '../helpers/peers.ts';
 import { startTestDns, type TestDns } from '../helpers/dns-server.ts';
-import { sendMessage, type SendOutcome } from '../helpers/smtp-probe.ts';
+import { queueId, sendMessage } from '../helpers/smtp-probe.ts';
+import { arrivedAtSink, messageEvents } from '../helpers/message-trace.ts';
 import { findPython, runPythonJson } from '../helpers/authvectors.ts';
+import { dkimpyVerify } from '../helpers/dkimpy.ts';
 import { addRelayNetwork, upsertRelayDomain } from '../../src/db/repos/relay-policy.ts';
 import { setSetting } from '../../src/config/settings.ts';
 import { dkimDnsName, generateDkimKey, type GeneratedDkimKey } from '../../src/pipeline/sign/dkim-keys.ts';
@@ -87,44 +88,13 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-function sendFrom(localAddress: string, envelope: { from: string; to: string[] }, raw: Buffer): Promise<SendOutcome> {
-  return new Promise((resolve) => {
-    const conn = new SMTPConnection({ host: '127.0.0.1', port: gw.port, localAddress, name: 'app.local.test', ignoreTLS: true } as SMTPConnection.Options);
-    const done = (o: SendOutcome) => {
-      try {
-        conn.quit();
-      } catch {
-        /* closed */
-      }
-      resolve(o);
-    };
-    conn.on('error', (e: Error & { response?: string; responseCode?: number }) => done({ ok: false, response: e.response ?? e.message, code: e.responseCode ?? 0 }));
-    conn.connect(() =>
-      conn.send(envelope, raw, (err, info) => {
-        if (err) {
-          const e = err as Error & { response?: string; responseCode?: number };
-          return done({ ok: false, response: e.response ?? e.message, code: e.responseCode ?? 0 });
-        }
-        done({ ok: true, response: info.response, code: Number(info.response.slice(0, 3)) });
-      }),
-    );
-  });
-}
+/** nodemailer's SMTP client from a chosen local address (127.0.0.2: a relay network). */
+const sendFrom = (localAddress: string, envelope: { from: string; to: string[] }, raw: Buffer) =>
+  sendMessage(gw.port, envelope, raw, { localAddress, helo: 'app.local.test' });
 
-async function arrived(marker: string): Promise<SinkMessage> {
-  return eventually(async () => (await sink.messages()).find((m) => m.raw.includes(marker)), 20_000, `message "${marker}" at the sink`);
-}
+const arrived = (marker: string) => arrivedAtSink(sink, marker);
 
-function queueId(r: SendOutcome): string {
-  const m = /queued as ([0-9A-Z]+)/.exec(r.response);
-  assert.ok(m, r.response);
-  return m[1]!;
-}
-
-async function events(id: string) {
-  const rows = await gw.db.selectFrom('events').selectAll().where('message_id', '=', id).orderBy('id').execute();
-  return rows.map((r) => ({ type: r.type, detail: JSON.parse(r.detail ?? 'null') as Record<string, unknown> }));
-}
+const events = (id: string) => messageEvents(gw, id);
 
 /** Raw bytes (headers + body) of every leaf part, by part number. */
 async function rawParts(msg: Buffer): Promise<Map<string, Buffer>> {
@@ -144,33 +114,7 @@ async function rawParts(msg: Buffer): Promise<Map<string, Buffer>> {
   return new Map([...out].map(([k, v]) => [k, Buffer.concat(v)]));
 }
 
-const DKIMPY = String.raw`
-import sys, json, base64, re, dkim
-data = json.load(sys.stdin)
-recs = {k.lower().rstrip('.'): v for k, v in data['dns'].items()}
-def dnsfunc(name, timeout=5):
-    if isinstance(name, bytes):
-        name = name.decode('ascii', 'replace')
-    v = recs.get(name.lower().rstrip('.'))
-    return v.encode('ascii') if v is not None else None
-msg = base64.b64decode(data['message'])
-sigs = re.findall(rb'(?im)^dkim-signature:.*(?:\r?\n[ \t].*)*', msg)
-d = dkim.DKIM(msg)
-def ok(i):
-    try:
-        return bool(d.verify(idx=i, dnsfunc=dnsfunc))
-    except dkim.ValidationError:
-        return False
-out = {'dkim': [{'d': re.search(rb'\bd=([^;\s]+)', s).group(1).decode(), 'ok': ok(i)} for i, s in enumerate(sigs)]}
-cv, results, comment = dkim.arc_verify(msg, dnsfunc=dnsfunc)
-out['arc'] = cv.decode() if isinstance(cv, bytes) else cv
-out['arc_comment'] = comment
-json.dump(out, sys.stdout)
-`;
-
-function dkimpyVerify(message: Buffer): { dkim: Array<{ d: string; ok: boolean }>; arc: string | null; arc_comment: string } {
-  return runPythonJson(python!, DKIMPY, { message: message.toString('base64'), dns: txt });
-}
+const dkimpy = (message: Buffer) => dkimpyVerify(python!, message, txt);
 
 function outboundAlternative(id: string, opts: { htmlBase64?: boolean; latin1?: boolean; attachments?: boolean }): Buffer {
   const html = '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><p>Hallo Bob, anbei der Bericht.</p></body></html>';
@@ -242,7 +186,7 @@ test('outbound multipart/alternative: the disclaimer in both parts, DKIM-signed 
   // The banner rule is for corp.test, not remote.test: the trace does not mention banners.
   assert.equal(ev.find((e) => e.type === 'modify')!.detail.banner, undefined);
 
-  const py = dkimpyVerify(m.raw);
+  const py = dkimpy(m.raw);
   assert.deepEqual(py.dkim, [{ d: 'local.test', ok: true }], 'dkimpy verifies our signature over the changed body');
   assert.equal(py.arc, 'pass', py.arc_comment);
 
@@ -270,7 +214,7 @@ test('outbound with a base64 HTML part, an ISO-8859-1 text part and attachments:
   assert.match(parsed.html!, /anbei der Bericht\.<\/p><div class="hermes-disclaimer hermes-disclaimer-legal">/);
   assert.equal(parsed.attachments.length, 2);
 
-  const py = dkimpyVerify(m.raw);
+  const py = dkimpy(m.raw);
   assert.deepEqual(py.dkim, [{ d: 'local.test', ok: true }]);
 });
 
@@ -333,7 +277,7 @@ test('inbound from outside with an upstream DKIM signature and ARC chain (made b
   assert.deepEqual(banner.parts, ['1 text/plain (utf-8, 7bit)', '2 text/html (utf-8, 7bit)']);
   assert.deepEqual(ev.find((e) => e.type === 'arc-seal')!.detail, { instance: 2, cv: 'pass', domain: 'gateway.test', selector: 'arc1' });
 
-  const py = dkimpyVerify(m.raw);
+  const py = dkimpy(m.raw);
   assert.equal(py.arc, 'pass', `dkimpy arc_verify: ${py.arc_comment}`);
   // The partner's own signature covered the body before the banner: it no longer verifies,
   // which is why the chain (and our Authentication-Results) carry the arrival result.
