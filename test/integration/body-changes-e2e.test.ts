@@ -11,7 +11,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import PostalMime from 'postal-mime';
-import { Splitter, type SplitterChunk } from '@zone-eu/mailsplit';
 import { createTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/peers.ts';
 import { startTestDns, type TestDns } from '../helpers/dns-server.ts';
@@ -95,24 +94,6 @@ const sendFrom = (localAddress: string, envelope: { from: string; to: string[] }
 const arrived = (marker: string) => arrivedAtSink(sink, marker);
 
 const events = (id: string) => messageEvents(gw, id);
-
-/** Raw bytes (headers + body) of every leaf part, by part number. */
-async function rawParts(msg: Buffer): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer[]>();
-  const s = new Splitter({ ignoreEmbedded: true });
-  s.on('data', (d: SplitterChunk) => {
-    if (d.type === 'node') {
-      if (!d.multipart) out.set((d.partNr || []).join('.'), [d.getHeaders()]);
-    } else if (d.type === 'body') out.get((d.node.partNr || []).join('.'))!.push(d.value);
-  });
-  const ended = new Promise<void>((resolve, reject) => {
-    (s as unknown as NodeJS.EventEmitter).on('end', resolve);
-    (s as unknown as NodeJS.EventEmitter).on('error', reject);
-  });
-  s.end(msg);
-  await ended;
-  return new Map([...out].map(([k, v]) => [k, Buffer.concat(v)]));
-}
 
 const dkimpy = (message: Buffer) => dkimpyVerify(python!, message, txt);
 
@@ -229,6 +210,7 @@ msg = b'Authentication-Results: lists.test; dkim=pass header.d=partner.test; spf
 arc = dkim.arc_sign(msg, b'arc', b'lists.test', d['listKey'].encode(), b'lists.test')
 sys.stdout.write(json.dumps({'message': base64.b64encode(b''.join(arc) + msg).decode()}))
 `;
+import { rawParts } from '../helpers/mime-parts.ts';
 
 test('inbound from outside with an upstream DKIM signature and ARC chain (made by dkimpy): banner added, dkim=pass recorded on arrival, arc_verify passes at the sink', async () => {
   const original = Buffer.from(

@@ -9,10 +9,10 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import iconv from 'iconv-lite';
 import libqp from 'libqp';
-import { Splitter, type SplitterChunk } from '@zone-eu/mailsplit';
 import { sharedDir } from '../helpers/authvectors.ts';
 import { applyBodyChanges } from '../../src/pipeline/modify/apply-changes.ts';
 import { buildBodyConfig } from '../../src/pipeline/modify/body-config.ts';
+import { leafParts, type LeafPart } from '../helpers/mime-parts.ts';
 
 const MIME_DIR = path.join(sharedDir(), 'mime');
 const absent = existsSync(MIME_DIR) ? false : `shared test data is absent: ${MIME_DIR} not found (set HERMES_SHARED_DIR)`;
@@ -49,33 +49,8 @@ function asReceived(raw: Buffer): Buffer {
   return Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
 }
 
-interface Leaf {
-  raw: Buffer;
-  body: Buffer;
-  charset: string | false;
-  encoding: string | false;
-}
-
-/** Every leaf part as mailsplit cuts it (an independent reading of the output). */
-async function leaves(msg: Buffer): Promise<Map<string, Leaf>> {
-  const out = new Map<string, { head: Buffer; body: Buffer[]; charset: string | false; encoding: string | false }>();
-  const s = new Splitter({ ignoreEmbedded: true });
-  s.on('data', (d: SplitterChunk) => {
-    if (d.type === 'node') {
-      if (!d.multipart) out.set((d.partNr || []).join('.'), { head: d.getHeaders(), body: [], charset: d.charset, encoding: d.encoding });
-    } else if (d.type === 'body') out.get((d.node.partNr || []).join('.'))?.body.push(d.value);
-  });
-  const ended = new Promise<void>((resolve, reject) => {
-    (s as unknown as NodeJS.EventEmitter).on('end', resolve);
-    (s as unknown as NodeJS.EventEmitter).on('error', reject);
-  });
-  s.end(msg);
-  await ended;
-  return new Map([...out].map(([k, v]) => [k, { raw: Buffer.concat([v.head, ...v.body]), body: Buffer.concat(v.body), charset: v.charset, encoding: v.encoding }]));
-}
-
 /** A changed part's text: transfer encoding and charset decoded, from its (new) headers. */
-function decodedText(leaf: Leaf): string {
+function decodedText(leaf: LeafPart): string {
   const enc = (leaf.encoding || '').toLowerCase();
   const bytes = enc === 'base64' ? Buffer.from(leaf.body.toString('latin1'), 'base64') : enc === 'quoted-printable' ? libqp.decode(leaf.body) : leaf.body;
   const cs = (leaf.charset || 'utf-8').toLowerCase();
@@ -89,7 +64,7 @@ test('every shared hard MIME message goes through the modify step: changed corre
   const reasons = new Map<string, number>();
   for (const file of files) {
     const message = asReceived(readFileSync(file));
-    const before = await leaves(message);
+    const before = await leafParts(message);
     for (const inbound of [false, true]) {
       const kind = inbound ? 'banner' : 'disclaimer';
       const block = inbound ? BANNER : DISCLAIMER;
@@ -114,7 +89,7 @@ test('every shared hard MIME message goes through the modify step: changed corre
       }
       tally.changed++;
       assert.ok(t.parts?.length, `${where}: changed, so the trace names the parts`);
-      const after = await leaves(res.message);
+      const after = await leafParts(res.message);
       const changed = new Set(t.parts!.map((p) => p.split(' ')[0]!));
       assert.deepEqual([...after.keys()], [...before.keys()], `${where}: the same parts in the same order`);
       for (const [nr, leaf] of after) {

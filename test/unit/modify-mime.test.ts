@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import PostalMime from 'postal-mime';
-import { Splitter, type SplitterChunk } from '@zone-eu/mailsplit';
 import { changeBodies } from '../../src/pipeline/modify/mime-walk.ts';
 import type { Insertion } from '../../src/pipeline/modify/insertion.ts';
 import { htmlBottomIndex, htmlTopIndex } from '../../src/pipeline/modify/insertion-points.ts';
+import { rawParts } from '../helpers/mime-parts.ts';
 
 const CRLF = '\r\n';
 const lines = (...l: string[]) => l.join(CRLF);
@@ -18,24 +18,6 @@ function disclaimer(text = 'This message is confidential.', html = '<p>This mess
 }
 function banner(text = 'External sender: be careful.', html = '<p>External sender: be careful.</p>'): Insertion {
   return { kind: 'banner', position: 'top', text, html: `<div class="hermes-banner">${html}</div>`, images: [] };
-}
-
-/** Raw bytes (headers + body) of every leaf part, by part number, as mailsplit cuts them. */
-async function rawParts(msg: Buffer): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer[]>();
-  const s = new Splitter({ ignoreEmbedded: true });
-  s.on('data', (d: SplitterChunk) => {
-    if (d.type === 'node') {
-      if (!d.multipart) out.set((d.partNr || []).join('.'), [d.getHeaders()]);
-    } else if (d.type === 'body') out.get((d.node.partNr || []).join('.'))!.push(d.value);
-  });
-  const ended = new Promise<void>((resolve, reject) => {
-    (s as unknown as NodeJS.EventEmitter).on('end', resolve);
-    (s as unknown as NodeJS.EventEmitter).on('error', reject);
-  });
-  s.end(msg);
-  await ended;
-  return new Map([...out].map(([k, v]) => [k, Buffer.concat(v)]));
 }
 
 const PDF = Buffer.from('%PDF-1.4\n' + 'x'.repeat(300) + '\n%%EOF\n');
