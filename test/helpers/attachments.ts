@@ -99,15 +99,25 @@ const log = pino({ level: 'silent' });
 
 export type TestContext = MessageContext & { events: Array<[string, any]> };
 
-export function contextFor(raw: Buffer): TestContext {
+export interface TestContextOptions {
+  /** From our relay networks: outbound. Default: an outside client, inbound. */
+  trusted?: boolean;
+  /** Client IP; default 198.51.100.7. */
+  ip?: string;
+  mailFrom?: string;
+  /** The one recipient, routed to the corp.test MX. */
+  recipient?: string;
+}
+
+export function contextFor(raw: Buffer, o: TestContextOptions = {}): TestContext {
   const events: Array<[string, any]> = [];
   return {
     id: 'TESTID',
     receivedAt: new Date(),
-    client: { ip: '198.51.100.7', helo: 'client.example', ptr: null, tls: null, trusted: false },
-    direction: 'inbound',
-    mailFrom: 'sender@example.org',
-    recipients: [{ address: 'rcpt@corp.test', route: 'mx:corp.test', requireTls: false }],
+    client: { ip: o.ip ?? '198.51.100.7', helo: 'client.example', ptr: null, tls: null, trusted: !!o.trusted },
+    direction: o.trusted ? 'outbound' : 'inbound',
+    mailFrom: o.mailFrom ?? 'sender@example.org',
+    recipients: [{ address: o.recipient ?? 'rcpt@corp.test', route: 'mx:corp.test', requireTls: false }],
     original: raw,
     prepend: [],
     body: raw,

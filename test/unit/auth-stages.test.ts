@@ -2,9 +2,8 @@
 // from a table: what they add to the message, what they decide, what they trace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pino from 'pino';
 import { txtResolver } from '../helpers/authvectors.ts';
-import type { MessageContext } from '../../src/pipeline/context.ts';
+import { contextFor } from '../helpers/attachments.ts';
 import { Pipeline, finalMessage } from '../../src/pipeline/pipeline.ts';
 import { SETTINGS_DEFAULTS, type Settings } from '../../src/config/settings.ts';
 import { verifyStage } from '../../src/pipeline/verify/verify-stage.ts';
@@ -16,31 +15,14 @@ import type { SigningKeyStore } from '../../src/pipeline/sign/key-store.ts';
 import type { DkimKey } from '../../src/pipeline/sign/dkim-sign.ts';
 
 const ID = 'mx.gw.test';
-const log = pino({ level: 'silent' });
 
 function msg(from: string, extra = ''): Buffer {
   return Buffer.from(`${extra}From: Someone <${from}>\r\nTo: <a@corp.test>\r\nSubject: hi\r\nDate: Tue, 03 Jun 2025 10:00:00 +0000\r\nMessage-ID: <x@y>\r\n\r\nHello\r\n`);
 }
 
-function ctxFor(raw: Buffer, o: { trusted?: boolean; mailFrom?: string; ip?: string } = {}): MessageContext & { events: Array<[string, any]> } {
-  const events: Array<[string, any]> = [];
-  return {
-    id: 'TESTID',
-    receivedAt: new Date(),
-    client: { ip: o.ip ?? '198.51.100.7', helo: 'client.example', ptr: null, tls: null, trusted: !!o.trusted },
-    direction: o.trusted ? 'outbound' : 'inbound',
-    mailFrom: o.mailFrom ?? 'x@example.org',
-    recipients: [{ address: 'a@corp.test', route: 'mx:corp.test', requireTls: false }],
-    original: raw,
-    prepend: [],
-    body: raw,
-    reject: null,
-    findings: {},
-    log,
-    trace: (type, detail) => events.push([type, detail]),
-    events,
-  };
-}
+/** A message context as the session builds it, for running the stages directly. */
+const ctxFor = (raw: Buffer, o: { trusted?: boolean; mailFrom?: string; ip?: string } = {}) =>
+  contextFor(raw, { mailFrom: 'x@example.org', recipient: 'a@corp.test', ...o });
 
 const DNS = {
   'bank.example': 'v=spf1 ip4:192.0.2.0/24 -all',
