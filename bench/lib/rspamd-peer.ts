@@ -17,11 +17,11 @@
 // exits or when the bench disappears (checked every second); kill() signals that group.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, promises as fsp } from 'node:fs';
+import { existsSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { findFreePort } from '../../test/helpers/peers.ts';
+import { descendantPids, findFreePort } from '../../test/helpers/peers.ts';
 
 const RSPAMD = '/usr/bin/rspamd';
 const RSPAMC = '/usr/bin/rspamc';
@@ -144,6 +144,9 @@ kill -KILL 0`;
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+  // The hs_helper process compiles the stock rules for hyperscan after startup (seconds);
+  // until it is done the workers match with PCRE and the compiler takes CPU. Wait for it.
+  if (pids[0] !== undefined) await hyperscanSettled(pids[0], Date.now() + 120_000);
 
   return {
     milterPort,
@@ -252,4 +255,29 @@ function accepts(port: number): Promise<boolean> {
     s.once('error', () => done(false));
     s.setTimeout(2000, () => done(false));
   });
+}
+
+/** Waits until Rspamd's hs_helper has used no CPU for two seconds (or the deadline). */
+async function hyperscanSettled(rspamdPid: number, deadline: number): Promise<void> {
+  const cpuTicks = (): number | undefined => {
+    for (const pid of descendantPids(rspamdPid)) {
+      try {
+        if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('hs_helper')) continue;
+        // Fields after the parenthesised command: utime and stime are the 12th and 13th.
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return Number(f[11]) + Number(f[12]);
+      } catch {
+        /* gone */
+      }
+    }
+    return undefined;
+  };
+  let last = cpuTicks();
+  while (last !== undefined && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 2000));
+    const now = cpuTicks();
+    if (now === last) return;
+    last = now;
+  }
 }
