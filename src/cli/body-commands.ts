@@ -3,7 +3,7 @@
 // `hermes sender-group` for the groups rules can name, and `hermes preview` to see a
 // message as it would leave with the changes that apply. Every change applies to
 // running gateways at their next message, without a restart.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -32,15 +32,12 @@ import { applyBodyChanges } from '../pipeline/modify/apply-changes.ts';
 import { buildBodyConfig } from '../pipeline/modify/body-config.ts';
 import { domainOf } from '../pipeline/modify/choose-rules.ts';
 import { printTable, withDataDir, withDb } from './context.ts';
+import { readInputFile } from './read-input.ts';
 
 type D = { dataDir: string };
 
 function readText(file: string, what: string): string {
-  try {
-    return readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  return readInputFile(file, { what, stdin: true }).toString('utf8');
 }
 
 const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.gif': 'image/gif', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.svg': 'image/svg+xml' };
@@ -51,12 +48,7 @@ function parseImage(spec: string): TemplateImageInput {
   const file = spec.slice(eq + 1);
   const type = IMAGE_TYPES[extname(file).toLowerCase()];
   if (!type) throw new Error(`--image ${spec}: use a .png, .gif, .jpg, .webp or .svg file`);
-  let data: Buffer;
-  try {
-    data = readFileSync(file);
-  } catch (err) {
-    throw new Error(`cannot read image ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const data = readInputFile(file, { what: 'image' });
   return { name: spec.slice(0, eq), contentType: type, filename: basename(file), data };
 }
 
@@ -246,12 +238,7 @@ export function registerBodyChanges(program: Command): void {
       .option('-o, --output <file>', 'write the message to a file instead of stdout'),
   ).action(async (file: string, o: D & { from: string; to: string; inbound?: boolean; outbound?: boolean; clientIp: string; output?: string }) => {
     if (o.inbound && o.outbound) throw new Error('give --inbound or --outbound, not both');
-    let message: Buffer;
-    try {
-      message = readFileSync(file);
-    } catch (err) {
-      throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
+    let message = readInputFile(file);
     // SMTP carries CRLF lines; a file saved with LF is read the way the gateway would receive it.
     if (!message.includes('\r\n')) message = Buffer.from(message.toString('latin1').replace(/\n/g, '\r\n'), 'latin1');
     const recipients = o.to.split(',').map((s) => s.trim()).filter(Boolean);

@@ -1,7 +1,7 @@
 // DKIM signing keys and ARC sealing from the command line. Keys live in the database,
 // their private halves sealed with the install's master key; every change applies to
 // running gateways at their next SMTP session.
-import { readFileSync } from 'node:fs';
+import { readInputFile } from './read-input.ts';
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../config/bootstrap.ts';
 import { loadSettings, setSettings } from '../config/settings.ts';
@@ -36,12 +36,7 @@ function masterKey(cfg: LoadedConfig): MasterKey {
 }
 
 function readKeyFile(file: string): GeneratedDkimKey {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const text = readInputFile(file, { what: 'key file' }).toString('utf8');
   try {
     return importDkimPrivateKey(text);
   } catch (err) {

@@ -2,7 +2,7 @@
 // answering, and what do they say about a message file. They are configured with
 // settings: hermes settings set external.spamd '"127.0.0.1:783"',
 // hermes settings set external.rspamd '"http://127.0.0.1:11333"'.
-import { readFileSync } from 'node:fs';
+import { readInputFile } from './read-input.ts';
 import type { Command } from 'commander';
 import PostalMime from 'postal-mime';
 import { loadSettings, type Settings } from '../config/settings.ts';
@@ -77,12 +77,7 @@ export function registerExternal(program: Command): void {
       if (!s['external.spamd'] && !s['external.rspamd']) throw new Error('no external engine configured (set external.spamd or external.rspamd, or pass --spamd / --rspamd)');
       const engine = new SpamEngine({ checks: externalChecks({ settings: () => s, hostname: cfg.hostname }) });
       for (const file of files) {
-        let raw: Buffer;
-        try {
-          raw = readFileSync(file);
-        } catch (err) {
-          throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        }
+        const raw = readInputFile(file);
         const r = await engine.scan({ raw, parsed: await PostalMime.parse(raw), envelope: { mailFrom: o.from, rcptTo: [], clientIp: o.ip } });
         console.log(`${file}: ${r.score}`);
         for (const sym of r.symbols) console.log(`  ${sym.name}=${sym.score}  ${sym.description}`);

@@ -1,6 +1,6 @@
 // File rule sets (banned attachments) from the command line: named, ordered rule lists
 // that policies refer to. Changes apply to running gateways from their next message.
-import { readFileSync } from 'node:fs';
+import { readInputFile } from './read-input.ts';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import PostalMime, { type Email } from 'postal-mime';
@@ -78,12 +78,7 @@ function splitValues(text: string | undefined): string[] {
 
 /** A local file as the attachment stage would see it: the message's files, or one attachment. */
 async function filesOf(path: string, asMessage: boolean) {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const bytes = readInputFile(path);
   const email: Email = asMessage
     ? await PostalMime.parse(bytes)
     : ({ headers: [], headerLines: [], attachments: [{ filename: basename(path), mimeType: 'application/octet-stream', disposition: 'attachment', content: bytes }] } as unknown as Email);

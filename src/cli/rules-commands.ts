@@ -2,7 +2,7 @@
 // short phrases, e.g.
 //   hermes rules add invoices --when "header:Subject regex \binvoice\b" --when "attachment regex \.zip$" \
 //     --action "score 3" --action "header X-Hermes-Rule: invoice-zip"
-import { readFileSync } from 'node:fs';
+import { readInputFile } from './read-input.ts';
 import type { Command } from 'commander';
 import PostalMime from 'postal-mime';
 import { getRule, listRules, removeRule, saveRule, setRuleEnabled } from '../db/repos/message-rules.ts';
@@ -176,12 +176,7 @@ export function registerRules(program: Command): void {
       .option('--to <address...>', 'envelope recipients (default: the To and Cc header addresses)')
       .option('--all', 'also try disabled rules'),
   ).action(async (file: string, o: D & { from?: string; to?: string[]; all?: boolean }) => {
-    let raw: Buffer;
-    try {
-      raw = readFileSync(file);
-    } catch (err) {
-      throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
+    let raw = readInputFile(file);
     // An mbox "From " line is not part of the message.
     if (raw.subarray(0, 5).toString() === 'From ') raw = raw.subarray(raw.indexOf(10) + 1);
     const block = headerBlock(raw);
