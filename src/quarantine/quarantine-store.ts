@@ -6,7 +6,7 @@
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Db } from '../db/database.ts';
-import type { MessageDirection } from '../db/schema.ts';
+import type { MessageDirection, QuarantineTable } from '../db/schema.ts';
 import { getQuarantine, insertQuarantine, type QuarantineEntry } from '../db/repos/quarantine.ts';
 import { loadMasterKey, type MasterKey } from '../keys/master-key.ts';
 import { decodeEncodedWords, getHeader, headerBlock, traceHeaders } from '../pipeline/headers.ts';
@@ -35,6 +35,31 @@ export interface SealedMeta {
   score: number | null;
   symbols: QuarantineHold['symbols'];
   reason: string;
+}
+
+/** A held message's index row: its sealed metadata, and what its header section says. */
+function indexRow(meta: SealedMeta, head: Buffer, o: { size: number; file: string; updatedAt: number }): QuarantineTable {
+  const { subject, messageId } = traceHeaders(head);
+  const from = getHeader(headerBlock(head), 'From');
+  return {
+    id: meta.id,
+    message_id: meta.messageId,
+    received_at: meta.receivedAt,
+    held_at: meta.heldAt,
+    direction: meta.direction,
+    mail_from: meta.mailFrom,
+    header_from: from === null ? null : decodeEncodedWords(Buffer.from(from, 'latin1').toString('utf8')).slice(0, 500),
+    subject,
+    message_id_header: messageId,
+    category: meta.category,
+    score: meta.score,
+    symbols: JSON.stringify(meta.symbols),
+    reason: meta.reason,
+    size: o.size,
+    file: o.file,
+    state: 'held',
+    updated_at: o.updatedAt,
+  };
 }
 
 export function quarantineDir(dataDir: string): string {
@@ -94,29 +119,9 @@ export class QuarantineStore implements QuarantineSink {
       await writeDurably(full, sealed);
       await this.#dirSync.sync(dirname(full));
       const head = Buffer.concat(h.message.slice(0, 4)).subarray(0, 256 * 1024);
-      const { subject, messageId } = traceHeaders(head);
-      const from = getHeader(headerBlock(head), 'From');
       await insertQuarantine(
         this.o.db,
-        {
-          id,
-          message_id: h.messageId,
-          received_at: meta.receivedAt,
-          held_at: heldAt,
-          direction: meta.direction,
-          mail_from: h.mailFrom,
-          header_from: from === null ? null : decodeEncodedWords(Buffer.from(from, 'latin1').toString('utf8')).slice(0, 500),
-          subject,
-          message_id_header: messageId,
-          category: h.category,
-          score: h.score,
-          symbols: JSON.stringify(h.symbols),
-          reason: h.reason,
-          size,
-          file,
-          state: 'held',
-          updated_at: heldAt,
-        },
+        indexRow(meta, head, { size, file, updatedAt: heldAt }),
         // The hold itself is in the message's trace through the caller (the SMTP session
         // records "quarantined" with the quarantine id among its events).
         recipients,
@@ -160,29 +165,9 @@ export class QuarantineStore implements QuarantineSink {
         // A hold in progress writes its file before its row: leave young files alone.
         if (Date.now() - (await stat(this.path(file))).mtimeMs < minAgeMs) continue;
         const { meta, message } = await openSealed<SealedMeta>(this.#masterKey(), id, await readSealedFile(this.path(file)));
-        const { subject, messageId } = traceHeaders(message);
-        const from = getHeader(headerBlock(message), 'From');
         await insertQuarantine(
           this.o.db,
-          {
-            id,
-            message_id: meta.messageId,
-            received_at: meta.receivedAt,
-            held_at: meta.heldAt,
-            direction: meta.direction,
-            mail_from: meta.mailFrom,
-            header_from: from === null ? null : decodeEncodedWords(Buffer.from(from, 'latin1').toString('utf8')).slice(0, 500),
-            subject,
-            message_id_header: messageId,
-            category: meta.category,
-            score: meta.score,
-            symbols: JSON.stringify(meta.symbols),
-            reason: meta.reason,
-            size: message.length,
-            file,
-            state: 'held',
-            updated_at: Date.now(),
-          },
+          indexRow(meta, message, { size: message.length, file, updatedAt: Date.now() }),
           meta.recipients,
           { type: 'quarantine-reindexed', detail: { quarantineId: id, reason: 'quarantine file without index row' } },
         );
