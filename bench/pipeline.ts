@@ -7,6 +7,7 @@
 //   BENCH_MESSAGES=1000      how many corpus messages to time (spread over ham and spam)
 //   BENCH_TRAIN=500          Bayes is trained first on this many spam and ham (the first files)
 //   BENCH_ROUNDS=2           passes over the messages; the first one warms caches and JIT and is not counted
+//   BENCH_EML=file.eml       time this one message (BENCH_MESSAGES times) instead of corpus mail
 //   HERMES_SHARED_DIR=dir    shared data (default <repo>/../shared)
 import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
@@ -81,15 +82,17 @@ async function main(): Promise<void> {
     hermes(['bayes', 'learn', '--ham', '--quiet', ...(await firstFiles('ham'))], dataDir);
 
     const log = pino({ level: 'silent' });
+    const one = process.env.BENCH_EML ? Buffer.from((await fsp.readFile(process.env.BENCH_EML, 'latin1')).replace(/\r?\n/g, '\r\n'), 'latin1') : Buffer.alloc(0);
     const gw = await Gateway.open({ config: loadConfig(dataDir), log });
     const p = gw.pipeline;
     const pipeline = new Pipeline(
       p.stages.map((s) => timed(s)),
       p.perCopy.map((s) => timed(s, 'copy:')),
     );
-    const corpus = await loadCorpus(CORPUS_DIR, MESSAGES);
+    const eml = process.env.BENCH_EML;
+    const corpus = eml ? Array.from({ length: MESSAGES }, () => one) : await loadCorpus(CORPUS_DIR, MESSAGES);
     const bytes = corpus.reduce((n, b) => n + b.length, 0);
-    console.log(`${corpus.length} corpus messages, ${(bytes / corpus.length / 1024).toFixed(1)} KiB average; ${ROUNDS - 1} timed round(s) after one warm-up\n`);
+    console.log(`${corpus.length} ${eml ? `copies of ${eml}` : 'corpus messages'}, ${(bytes / corpus.length / 1024).toFixed(1)} KiB average; ${ROUNDS - 1} timed round(s) after one warm-up\n`);
 
     let total = { cpuUs: 0, wallUs: 0, n: 0 };
     for (let round = 0; round < ROUNDS; round++) {

@@ -228,3 +228,15 @@ test('tokenizer: prefixed header tokens, decoded and stripped bodies, URLs as ho
   assert.ok(lt.includes('skip:s:30'));
   assert.ok(lt.every((t) => t.length <= 120));
 });
+
+test('tokenizer: addresses in the body become email:<domain> tokens, also beside punctuation; long letter runs are words', async () => {
+  const m = await mail({
+    subject: 'contacts',
+    body: `Write to sales.team@shop.example.net or (bob+news@mail.example.org), not to ${'X'.repeat(5000)}.\r\n`,
+  });
+  const toks = tokenize(m, new ScanContext(m));
+  assert.ok(toks.includes('email:shop.example.net'), toks.join(' '));
+  assert.ok(toks.includes('email:mail.example.org'), toks.join(' '));
+  assert.ok(!toks.some((t) => /sales\.team|bob\+news/.test(t)), 'addresses are replaced by their domain token');
+  assert.ok(toks.some((t) => t.startsWith('skip:')), 'the long run is one skip token');
+});
