@@ -22,7 +22,8 @@ export UV_THREADPOOL_SIZE=16
 # its own gateway, DNS server and peers on free loopback ports, so they never collide.
 out=$(mktemp)
 set +e
-node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" --test-reporter=spec "${files[@]}" 2>&1 | tee "$out"
+# A file that has not finished after 10 minutes fails instead of holding up the run.
+node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" --test-timeout=600000 --test-reporter=spec "${files[@]}" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -E '^ℹ pass [0-9]+' "$out" | awk '{print $3}' | tail -1)

@@ -199,6 +199,12 @@ export class SmtpClientPool {
       });
       conn.on('end', () => {
         pc.alive = false;
+        // A server that closes before its greeting makes nodemailer end without an
+        // error (and never call back): without this the attempt would wait forever.
+        if (!settled) {
+          settled = true;
+          reject(new ConnectionFailure(`connection to ${dest.name}[${dest.address}]:${dest.port} closed before the greeting`, '4.4.1'));
+        }
       });
       conn.connect(() => {
         settled = true;

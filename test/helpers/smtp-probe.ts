@@ -44,6 +44,9 @@ export function sendMessage(port: number, envelope: { from: string; to: string[]
     conn.on('error', (err: Error & { response?: string; responseCode?: number }) =>
       finish({ ok: false, response: err.response ?? err.message, code: err.responseCode ?? 0 }),
     );
+    // A server killed mid-transaction can make nodemailer close without an error; the
+    // caller must still get an answer (this hung the kill -9 test now and then).
+    conn.on('end', () => finish({ ok: false, response: 'connection closed before the transaction ended', code: 0 }));
     conn.connect(() => {
       conn.send(envelope, Buffer.isBuffer(raw) ? raw : Buffer.from(raw), (err, info) => {
         if (err) {
