@@ -221,26 +221,29 @@ export async function rotateDkimKeys(db: Db, mk: MasterKey, domainIn: string, o:
     await bumpConfigSerial(trx); // write first: see WRITE_FIRST
     const added: number[] = [];
     const retired: number[] = [];
+    /** Stores a new key, sealed with the master key; returns its id. */
+    const insertKey = async (f: NonNullable<(typeof plan)[number]['fresh']>, status: 'pending' | 'active') => {
+      const ins = await trx
+        .insertInto('dkim_keys')
+        .values({
+          domain,
+          selector: f.selector,
+          algorithm: f.key.algorithm,
+          bits: f.key.bits,
+          private_key: sealDkimPrivateKey(mk, domain, f.selector, f.key.privateKeyPem),
+          dns_txt: f.key.dnsTxt,
+          status,
+          created_at: now,
+          activated_at: status === 'active' ? now : null,
+          retired_at: null,
+          remove_after: null,
+        })
+        .executeTakeFirstOrThrow();
+      return Number(ins.insertId);
+    };
     for (const step of plan) {
       if (o.prepare) {
-        const f = step.fresh!;
-        const ins = await trx
-          .insertInto('dkim_keys')
-          .values({
-            domain,
-            selector: f.selector,
-            algorithm: f.key.algorithm,
-            bits: f.key.bits,
-            private_key: sealDkimPrivateKey(mk, domain, f.selector, f.key.privateKeyPem),
-            dns_txt: f.key.dnsTxt,
-            status: 'pending',
-            created_at: now,
-            activated_at: null,
-            retired_at: null,
-            remove_after: null,
-          })
-          .executeTakeFirstOrThrow();
-        added.push(Number(ins.insertId));
+        added.push(await insertKey(step.fresh!, 'pending'));
         continue;
       }
       // The current signer(s) of this algorithm step down first.
@@ -259,24 +262,7 @@ export async function rotateDkimKeys(db: Db, mk: MasterKey, domainIn: string, o:
       } else {
         // A replaced pending key (new --key/--selector given) is dropped: it never signed.
         await trx.deleteFrom('dkim_keys').where('domain', '=', domain).where('algorithm', '=', step.algorithm).where('status', '=', 'pending').execute();
-        const f = step.fresh!;
-        const ins = await trx
-          .insertInto('dkim_keys')
-          .values({
-            domain,
-            selector: f.selector,
-            algorithm: f.key.algorithm,
-            bits: f.key.bits,
-            private_key: sealDkimPrivateKey(mk, domain, f.selector, f.key.privateKeyPem),
-            dns_txt: f.key.dnsTxt,
-            status: 'active',
-            created_at: now,
-            activated_at: now,
-            retired_at: null,
-            remove_after: null,
-          })
-          .executeTakeFirstOrThrow();
-        added.push(Number(ins.insertId));
+        added.push(await insertKey(step.fresh!, 'active'));
       }
     }
     const byIds = async (ids: number[]) => (ids.length ? trx.selectFrom('dkim_keys').selectAll().where('id', 'in', ids).orderBy('id').execute() : []);
