@@ -250,14 +250,30 @@ export interface GatewayScenario {
   env?: NodeJS.ProcessEnv;
 }
 
+/** The load's recipient domain, relayed to this run's sink. */
+const relayToSink = (ctx: GatewayContext) => ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
+
+/** The gateway core only: no sender verification, no content filter (as Postfix is here). */
+async function plainRelay(ctx: GatewayContext): Promise<void> {
+  await relayToSink(ctx);
+  await ctx.hermes(['settings', 'set', 'auth.verify', 'false', '--data-dir', ctx.dataDir]);
+  await ctx.hermes(['settings', 'set', 'filter.enabled', 'false', '--data-dir', ctx.dataDir]);
+}
+
+/** Outbound mail from a relay network, DKIM-signed (RSA-2048) with a key of the sender's domain. */
+async function signedOutbound(ctx: GatewayContext): Promise<void> {
+  await relayToSink(ctx);
+  await ctx.hermes(['network', 'add', '127.0.0.0/8', '--data-dir', ctx.dataDir]);
+  await ctx.hermes(['dkim', 'generate', FROM.split('@')[1]!, '--data-dir', ctx.dataDir]);
+  await ctx.hermes(['settings', 'set', 'filter.enabled', 'false', '--data-dir', ctx.dataDir]);
+}
+
 export const gatewayScenarios: GatewayScenario[] = [
   {
     // Plain relay: the gateway core only (no sender verification), as Postfix is here.
     name: 'gateway',
     async prepare(ctx) {
-      await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
-      await ctx.hermes(['settings', 'set', 'auth.verify', 'false', '--data-dir', ctx.dataDir]);
-      await ctx.hermes(['settings', 'set', 'filter.enabled', 'false', '--data-dir', ctx.dataDir]);
+      await plainRelay(ctx);
       if (process.env.BENCH_DEST_CONC) await ctx.hermes(['settings', 'set', 'delivery.concurrencyPerDestination', process.env.BENCH_DEST_CONC, '--data-dir', ctx.dataDir]);
     },
   },
@@ -265,9 +281,7 @@ export const gatewayScenarios: GatewayScenario[] = [
     // Plain relay in one process (no cluster workers): shows what the workers add.
     name: 'gw-1proc',
     async prepare(ctx) {
-      await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
-      await ctx.hermes(['settings', 'set', 'auth.verify', 'false', '--data-dir', ctx.dataDir]);
-      await ctx.hermes(['settings', 'set', 'filter.enabled', 'false', '--data-dir', ctx.dataDir]);
+      await plainRelay(ctx);
       const file = path.join(ctx.dataDir, 'hermes.json');
       await fsp.writeFile(file, JSON.stringify({ ...JSON.parse(await fsp.readFile(file, 'utf8')), workers: 1 }, null, 2));
     },
@@ -276,7 +290,7 @@ export const gatewayScenarios: GatewayScenario[] = [
     // Inbound with sender verification: SPF, DKIM, DMARC, ARC through the local DNS server.
     name: 'gw+verify',
     async prepare(ctx) {
-      await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
+      await relayToSink(ctx);
       await ctx.hermes(['settings', 'set', 'filter.enabled', 'false', '--data-dir', ctx.dataDir]);
     },
   },
@@ -284,10 +298,7 @@ export const gatewayScenarios: GatewayScenario[] = [
     // Outbound from a relay network with DKIM signing (RSA-2048) of the sender's domain.
     name: 'gw+dkim-sign',
     async prepare(ctx) {
-      await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
-      await ctx.hermes(['network', 'add', '127.0.0.0/8', '--data-dir', ctx.dataDir]);
-      await ctx.hermes(['dkim', 'generate', FROM.split('@')[1]!, '--data-dir', ctx.dataDir]);
-      await ctx.hermes(['settings', 'set', 'filter.enabled', 'false', '--data-dir', ctx.dataDir]);
+      await signedOutbound(ctx);
     },
   },
   {
@@ -296,10 +307,7 @@ export const gatewayScenarios: GatewayScenario[] = [
     // a relay domain here (that is how mail reaches the sink), so the rule is --internal.
     name: 'gw+disclaimer+dkim',
     async prepare(ctx) {
-      await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
-      await ctx.hermes(['network', 'add', '127.0.0.0/8', '--data-dir', ctx.dataDir]);
-      await ctx.hermes(['dkim', 'generate', FROM.split('@')[1]!, '--data-dir', ctx.dataDir]);
-      await ctx.hermes(['settings', 'set', 'filter.enabled', 'false', '--data-dir', ctx.dataDir]);
+      await signedOutbound(ctx);
       await ctx.hermes(['disclaimer', 'template', 'set', 'legal', '--text', 'This message is confidential and intended only for {{sender.domain}} correspondents.', '--html', '<p style="color:#666">This message is confidential.</p>', '--data-dir', ctx.dataDir]);
       await ctx.hermes(['disclaimer', 'rule', 'add', '--template', 'legal', '--all', '--internal', '--data-dir', ctx.dataDir]);
     },
@@ -312,7 +320,7 @@ export const gatewayScenarios: GatewayScenario[] = [
     // the corpus has, is tagged) so every message reaches the sink and is counted.
     name: 'gw+filter',
     async prepare(ctx) {
-      await ctx.hermes(['domain', 'add', RELAY_DOMAIN, '--next-hop', `127.0.0.1:${ctx.sinkPort}`, '--data-dir', ctx.dataDir]);
+      await relayToSink(ctx);
       await ctx.hermes(['filter-policy', 'set', 'default', '--quarantine', 'off', '--reject', 'off', '--banned', 'tag', '--data-dir', ctx.dataDir]);
       const firstFiles = async (dir: string, n: number) => (await fsp.readdir(path.join(CORPUS_DIR, dir))).sort().slice(0, n).map((f) => path.join(CORPUS_DIR, dir, f));
       await ctx.hermes(['bayes', 'learn', '--spam', '--quiet', ...(await firstFiles('spam', 500)), '--data-dir', ctx.dataDir]);
