@@ -19,7 +19,7 @@ import { authNeedsDecide, onlyWhen, unlessAllowAll } from './pipeline/decide/sta
 import { decideStage } from './pipeline/decide/decide-stage.ts';
 import { FilterConfigStore } from './pipeline/decide/filter-config.ts';
 import { spamStage } from './pipeline/filter/spam-stage.ts';
-import { learnRaw } from './pipeline/filter/spam-learn.ts';
+import { hamLearner } from './quarantine/ham-learner.ts';
 import { malwareStage } from './pipeline/filter/malware/stage.ts';
 import { attachmentStage } from './pipeline/filter/attachments/stage.ts';
 import { FileRuleSetStore } from './pipeline/filter/attachments/rule-set-store.ts';
@@ -27,7 +27,6 @@ import { dnsListCheck, dnsblRejectStage } from './pipeline/filter/dnsbl/index.ts
 import { externalChecks, externalTempfailStage } from './pipeline/filter/external/index.ts';
 import { rulesStage } from './pipeline/filter/rules/stage.ts';
 import { RuleStore } from './pipeline/filter/rules/rule-store.ts';
-import { Bayes } from './pipeline/filter/spam/index.ts';
 import { SqlBayesStore } from './db/repos/bayes-store.ts';
 import { openQuarantine, type OpenedQuarantine } from './quarantine/open-quarantine.ts';
 import { startQuarantinePurge } from './quarantine/purge-timer.ts';
@@ -102,10 +101,7 @@ export class Gateway {
       config,
       acceptor: { acceptor, node },
       policy,
-      learnHam: async (raw) => {
-        const s = currentSettings();
-        await learnRaw(new Bayes(bayesStore, { minSpam: s['spam.bayesMinSpam'], minHam: s['spam.bayesMinHam'] }), raw, 'ham');
-      },
+      learnHam: hamLearner(bayesStore),
     });
     // The policies of a message's recipients (outbound: of its sender) name the file rule sets to judge it by.
     const ruleSetNames = async (ctx: MessageContext) => {

@@ -7,6 +7,7 @@ import type { QuarantineEntry } from '../db/repos/quarantine.ts';
 import { loadSettings } from '../config/settings.ts';
 import { openQuarantine } from '../quarantine/open-quarantine.ts';
 import { hamLearner } from '../quarantine/ham-learner.ts';
+import { SqlBayesStore } from '../db/repos/bayes-store.ts';
 import type { QuarantineService } from '../quarantine/quarantine-service.ts';
 import type { Db } from '../db/database.ts';
 import type { LoadedConfig } from '../config/bootstrap.ts';
@@ -16,7 +17,7 @@ type D = { dataDir: string };
 
 async function withQuarantine<T>(dataDir: string, fn: (q: QuarantineService, db: Db, cfg: LoadedConfig) => Promise<T>): Promise<T> {
   return withDb(dataDir, async (db, cfg) => {
-    const q = openQuarantine({ db, config: cfg, learnHam: hamLearner(db) });
+    const q = openQuarantine({ db, config: cfg, learnHam: hamLearner(new SqlBayesStore(db)) });
     try {
       return await fn(q.service, db, cfg);
     } finally {
