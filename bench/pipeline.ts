@@ -60,7 +60,7 @@ function timed(stage: Stage, prefix = ''): Stage {
 }
 
 function hermes(args: string[], dataDir: string): void {
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'cli', 'main.ts'), ...args, '--data-dir', dataDir], {
+  execFileSync(process.execPath, [path.join(REPO, 'bin', 'hermes.js'), ...args, '--data-dir', dataDir], {
     cwd: REPO,
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -233,7 +233,7 @@ export interface GatewayContext {
   dataDir: string;
   smtpPort: number;
   sinkPort: number;
-  /** Runs `hermes ARGS` (the CLI in src/cli/main.ts) to completion; returns its output, throws on failure. */
+  /** Runs `hermes ARGS` (the built CLI) to completion; returns its output, throws on failure. */
   hermes(args: string[]): Promise<string>;
 }
 
@@ -340,8 +340,8 @@ async function benchDnsServer(): Promise<TestDns> {
   return benchDns;
 }
 
-/** Runs the CLI the way `npx tsx src/cli/main.ts` does, minus the npx/tsx wrapper processes. */
-const HERMES_ARGV = ['--import', 'tsx', path.join(REPO, 'src', 'cli', 'main.ts')];
+/** Runs the built CLI the way `npx hermes` does, minus the npx wrapper process. */
+const HERMES_ARGV = [path.join(REPO, 'bin', 'hermes.js')];
 const PROFILE_ARGV = env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(env.BENCH_CPU_PROF)}`] : [];
 
 function runHermes(args: string[], logFile: string): Promise<string> {

@@ -14,6 +14,9 @@ fi
 
 echo "== typecheck"
 npx tsc --noEmit
+# The integration tests run the built gateway, as an install does.
+echo "== build"
+npm run build --silent
 
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 echo "== running ${#files[@]} test files"

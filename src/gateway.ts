@@ -217,7 +217,9 @@ export class Gateway {
     void this.scheduler.pollDue();
     if (this.#node === 0) this.#purge = startQuarantinePurge({ service: this.quarantine.service, retentionDays: () => this.policy.cached().settings['quarantine.retentionDays'], log: this.#log });
     await this.mx.listen();
-    this.#log.info({ host: this.#config.smtp.mx.host, port: this.mx.address.port, hostname: this.#config.hostname }, 'SMTP listening');
+    // startupMs: from this process's start to the listener being open (the figure an
+    // admin waits through after `hermes start` or a worker restart).
+    this.#log.info({ host: this.#config.smtp.mx.host, port: this.mx.address.port, hostname: this.#config.hostname, startupMs: Math.round(performance.now()) }, 'SMTP listening');
   }
 
   /** Graceful stop: no new sessions; running sessions and deliveries get `deadlineMs`. */

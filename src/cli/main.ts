@@ -1,49 +1,45 @@
 #!/usr/bin/env node
-// The `hermes` command.
+// The `hermes` command. Each command's module (and the libraries it needs: mailauth,
+// the pipeline, ...) is imported only when that command runs, so `hermes status` does
+// not pay for loading the whole gateway; `--help` and unknown commands load them all.
 import { Command } from 'commander';
-import { registerInit } from './init-command.ts';
-import { registerStart } from './start-command.ts';
-import { registerStatus } from './status-command.ts';
-import { registerPolicy } from './policy-commands.ts';
-import { registerQueue } from './queue-commands.ts';
-import { registerTrace } from './trace-command.ts';
-import { registerDkim } from './dkim-commands.ts';
-import { registerBodyChanges } from './body-commands.ts';
-import { registerFilterPolicy } from './filter-policy-commands.ts';
-import { registerLists } from './lists-commands.ts';
-import { registerBayes } from './bayes-commands.ts';
-import { registerQuarantine } from './quarantine-commands.ts';
-import { registerRules } from './rules-commands.ts';
-import { registerDnsbl } from './dnsbl-commands.ts';
-import { registerFileRules } from './filerules-commands.ts';
-import { registerMalware } from './malware-commands.ts';
-import { registerExternal } from './external-commands.ts';
 
-const program = new Command();
-program
-  .name('hermes')
-  .description('Hermes SEG: a secure email gateway in one service.\nStart with "hermes init", add your domains, then "hermes start".')
-  .showHelpAfterError('(run with --help for usage)');
+type Register = (program: Command) => void;
 
-registerInit(program);
-registerStart(program);
-registerStatus(program);
-registerPolicy(program);
-registerQueue(program);
-registerTrace(program);
-registerDkim(program);
-registerBodyChanges(program);
-registerFilterPolicy(program);
-registerLists(program);
-registerBayes(program);
-registerQuarantine(program);
-registerRules(program);
-registerDnsbl(program);
-registerFileRules(program);
-registerMalware(program);
-registerExternal(program);
+/** Top-level command names, and the module that registers them. */
+const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Register> }> = [
+  { names: ['init'], load: async () => (await import('./init-command.ts')).registerInit },
+  { names: ['start'], load: async () => (await import('./start-command.ts')).registerStart },
+  { names: ['status'], load: async () => (await import('./status-command.ts')).registerStatus },
+  { names: ['domain', 'recipient', 'network', 'smarthost', 'settings'], load: async () => (await import('./policy-commands.ts')).registerPolicy },
+  { names: ['queue'], load: async () => (await import('./queue-commands.ts')).registerQueue },
+  { names: ['trace'], load: async () => (await import('./trace-command.ts')).registerTrace },
+  { names: ['dkim', 'arc'], load: async () => (await import('./dkim-commands.ts')).registerDkim },
+  { names: ['banner', 'disclaimer', 'signature', 'sender-group', 'preview'], load: async () => (await import('./body-commands.ts')).registerBodyChanges },
+  { names: ['filter-policy'], load: async () => (await import('./filter-policy-commands.ts')).registerFilterPolicy },
+  { names: ['lists'], load: async () => (await import('./lists-commands.ts')).registerLists },
+  { names: ['bayes'], load: async () => (await import('./bayes-commands.ts')).registerBayes },
+  { names: ['quarantine'], load: async () => (await import('./quarantine-commands.ts')).registerQuarantine },
+  { names: ['rules'], load: async () => (await import('./rules-commands.ts')).registerRules },
+  { names: ['dnsbl'], load: async () => (await import('./dnsbl-commands.ts')).registerDnsbl },
+  { names: ['filerules'], load: async () => (await import('./filerules-commands.ts')).registerFileRules },
+  { names: ['malware'], load: async () => (await import('./malware-commands.ts')).registerMalware },
+  { names: ['external'], load: async () => (await import('./external-commands.ts')).registerExternal },
+];
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+async function main(argv: string[]): Promise<void> {
+  const program = new Command();
+  program
+    .name('hermes')
+    .description('Hermes SEG: a secure email gateway in one service.\nStart with "hermes init", add your domains, then "hermes start".')
+    .showHelpAfterError('(run with --help for usage)');
+  const invoked = argv[2];
+  const one = COMMANDS.find((c) => invoked !== undefined && c.names.includes(invoked));
+  for (const entry of one ? [one] : COMMANDS) (await entry.load())(program);
+  await program.parseAsync(argv);
+}
+
+main(process.argv).catch((err: unknown) => {
   console.error(`hermes: ${(err as Error).message}`);
   process.exit(1);
 });

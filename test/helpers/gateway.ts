@@ -2,7 +2,7 @@
 // temporary data directory, for integration tests. Configuration is written straight
 // into its database, as the CLI would, before or while it runs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +13,8 @@ import { findFreePort } from './peers.ts';
 import { startTestDns } from './dns-server.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+/** The built CLI, as an installed gateway runs it (scripts/test.sh builds it first). */
+export const HERMES_BIN = join(REPO_ROOT, 'bin/hermes.js');
 
 export interface TestGateway {
   port: number;
@@ -36,7 +38,22 @@ export interface TestGatewayOptions {
   dnsServer?: string;
 }
 
+/**
+ * Integration tests run the built gateway; a dist/ older than src/ would test yesterday's
+ * code, so that fails loudly instead (scripts/test.sh builds before running the suite).
+ */
+function assertBuilt(): void {
+  const built = join(REPO_ROOT, 'dist/cli/main.js');
+  if (!existsSync(built)) throw new Error('dist/ is missing: run "npm run build" first');
+  const builtAt = statSync(built).mtimeMs;
+  const newer = readdirSync(join(REPO_ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .find((f) => statSync(join(REPO_ROOT, 'src', f)).mtimeMs > builtAt);
+  if (newer) throw new Error(`src/${newer} is newer than dist/: run "npm run build" first`);
+}
+
 export async function createTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
+  assertBuilt();
   const dataDir = mkdtempSync(join(tmpdir(), 'hermes-test-'));
   const port = await findFreePort();
   // Tests never ask the machine's resolvers: without a zone of its own, a gateway gets an
@@ -58,7 +75,7 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
     cli: (args) => runCli([...args, '--data-dir', dataDir]),
     async start() {
       if (child) throw new Error('already running');
-      const c = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'start', '--data-dir', dataDir], {
+      const c = spawn(process.execPath, [HERMES_BIN, 'start', '--data-dir', dataDir], {
         cwd: REPO_ROOT,
         env: { ...process.env, UV_THREADPOOL_SIZE: '16' },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -99,8 +116,9 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
 }
 
 export function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  assertBuilt();
   return new Promise((resolvePromise) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [HERMES_BIN, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

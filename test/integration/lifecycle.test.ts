@@ -110,3 +110,15 @@ test('queue delete removes a deferred message: never delivered, never bounced', 
   assert.match(trace.stdout, /deleted\s+by=cli/);
   await gw.stop();
 });
+
+test('the built gateway logs how long it took from process start to listening', async () => {
+  const { gw } = await setup();
+  await gw.start();
+  const line = await eventually(() => gw.output().split('\n').find((l) => l.includes('"SMTP listening"')), 30_000, 'the listening log line');
+  const startupMs = (JSON.parse(line) as { startupMs?: unknown }).startupMs;
+  assert.equal(typeof startupMs, 'number', line);
+  // Loose on purpose: this asserts the figure is logged and plausible, not a speed (the
+  // speed is measured and reported, not timed in a test).
+  assert.ok((startupMs as number) > 0 && (startupMs as number) < 60_000, line);
+  assert.equal(await gw.stop(), 0);
+});
