@@ -236,6 +236,22 @@ export interface BayesTotalsTable {
   messages: number;
 }
 
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor_kind: string;
+  actor_id: string;
+  actor_name: string;
+  address: string | null;
+  /** Verb-like and stable: "domain.add", "quarantine.release", "user.password-reset". */
+  action: string;
+  target_type: string;
+  target_id: string;
+  domain: string | null;
+  before_json: string | null;
+  after_json: string | null;
+}
+
 export interface Database {
   migrations: MigrationsTable;
   messages: MessagesTable;
@@ -255,6 +271,7 @@ export interface Database {
   bayes_tokens: BayesTokensTable;
   bayes_learned: BayesLearnedTable;
   bayes_totals: BayesTotalsTable;
+  audit_log: AuditLogTable;
 }
 
 export type MessageRow = Selectable<MessagesTable>;
@@ -270,3 +287,4 @@ export type QuarantineRecipientRow = Selectable<QuarantineRecipientsTable>;
 export type MessageRuleRow = Selectable<MessageRulesTable>;
 export type FilterPolicyRow = Selectable<FilterPoliciesTable>;
 export type FilterListRow = Selectable<FilterListsTable>;
+export type AuditLogRow = Selectable<AuditLogTable>;

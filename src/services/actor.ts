@@ -1,0 +1,80 @@
+// Who is asking: every service call carries an Actor, so one mechanism decides what it
+// may do (roles and domain scope) and the audit log can say who changed what, whether
+// the change came from the console, the REST API, an API token or the CLI.
+import { ServiceError } from './service-error.ts';
+
+export const ROLES = ['admin', 'domain-admin', 'helpdesk', 'auditor'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The areas of the gateway a permission is about. */
+export const RESOURCES = [
+  'dashboard', 'domains', 'recipients', 'networks', 'smarthost', 'settings', 'queue', 'trace',
+  'quarantine', 'lists', 'policies', 'rules', 'filerules', 'body', 'dkim', 'arc', 'dnsbl',
+  'bayes', 'malware', 'users', 'tokens', 'audit', 'system',
+] as const;
+export type Resource = (typeof RESOURCES)[number];
+export type Permission = `${Resource}.${'read' | 'write'}`;
+
+export interface Actor {
+  kind: 'user' | 'token' | 'cli' | 'system';
+  /** Account id, token id, or the OS user for the CLI. */
+  id: string;
+  /** What the audit log shows: user name, token name, "cli:root", "system". */
+  name: string;
+  role: Role;
+  /** Domains a domain administrator is limited to; null means every domain. */
+  domains: readonly string[] | null;
+  /** Client address of the request (console/API), absent for CLI and system. */
+  address?: string;
+}
+
+/** Resources a domain administrator works on, always within its domains. */
+const DOMAIN_SCOPED: ReadonlySet<Resource> = new Set(['dashboard', 'domains', 'recipients', 'queue', 'trace', 'quarantine', 'lists', 'policies', 'dkim', 'bayes']);
+
+const ROLE_PERMISSIONS: Record<Role, (p: Permission) => boolean> = {
+  admin: () => true,
+  // Writes only within its domains (checked by the services through assertDomain);
+  // the domain list itself and DKIM keys it may read and edit, not create new domains.
+  'domain-admin': (p) => DOMAIN_SCOPED.has(resourceOf(p)) && !(p === 'bayes.write'),
+  helpdesk: (p) => p === 'quarantine.read' || p === 'quarantine.write' || p === 'trace.read' || p === 'dashboard.read',
+  auditor: (p) => p.endsWith('.read'),
+};
+
+function resourceOf(p: Permission): Resource {
+  return p.slice(0, p.lastIndexOf('.')) as Resource;
+}
+
+export function can(actor: Actor, permission: Permission): boolean {
+  return ROLE_PERMISSIONS[actor.role](permission);
+}
+
+export function assertCan(actor: Actor, permission: Permission): void {
+  if (!can(actor, permission)) {
+    throw new ServiceError('forbidden', `your role (${actor.role}) may not ${permission.endsWith('.write') ? 'change' : 'see'} ${resourceOf(permission)}`);
+  }
+}
+
+/** True when the actor may act on mail or settings of this domain. */
+export function canSeeDomain(actor: Actor, domain: string): boolean {
+  if (actor.domains === null) return true;
+  const d = domain.toLowerCase();
+  return actor.domains.some((own) => d === own || d.endsWith(`.${own}`));
+}
+
+export function assertDomain(actor: Actor, domain: string): void {
+  if (!canSeeDomain(actor, domain)) throw new ServiceError('forbidden', `you are not an administrator of ${domain}`);
+}
+
+/** The domain part of an address (lower case), for domain-scope checks. */
+export function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/** The CLI acts with full rights: whoever can run it can read the data directory anyway. */
+export function cliActor(): Actor {
+  const user = process.env.SUDO_USER ?? process.env.USER ?? String(process.getuid?.() ?? 'unknown');
+  return { kind: 'cli', id: user, name: `cli:${user}`, role: 'admin', domains: null };
+}
+
+/** The gateway itself (retention purges, automatic key rotation, ...). */
+export const SYSTEM_ACTOR: Actor = { kind: 'system', id: 'system', name: 'system', role: 'admin', domains: null };
