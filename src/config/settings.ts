@@ -15,6 +15,11 @@ export interface Settings {
   'smtp.idleTimeoutSec': number;
   /** Wait this long before the banner and reject clients that talk first (0 = off). */
   'smtp.greetPauseMs': number;
+  /**
+   * Accept recipients of relay domains whose local part routes elsewhere ("%", "!", or a
+   * quoted "@") from clients outside the relay networks; off: 554 5.7.1 at RCPT.
+   */
+  'smtp.allowRoutedAddresses': boolean;
   'delivery.smarthost': string | null;
   'delivery.concurrencyPerDestination': number;
   /** Port used when delivering to MX hosts (25; tests point it elsewhere). */
@@ -133,6 +138,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'smtp.maxClients': 500,
   'smtp.idleTimeoutSec': 300,
   'smtp.greetPauseMs': 0,
+  'smtp.allowRoutedAddresses': false,
   'delivery.smarthost': null,
   'delivery.concurrencyPerDestination': 20,
   'delivery.mxPort': 25,
