@@ -2,6 +2,7 @@
 // bumps `config_serial`, which running gateways check to pick changes up at once.
 import type { CompiledQuery } from 'kysely';
 import type { Db } from '../db/database.ts';
+import { inTransaction } from '../db/transaction.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-schedule.ts';
 import { parseCidr } from '../smtp/cidr.ts';
 import { parseClamdAddress } from '../pipeline/filter/malware/clamd.ts';
@@ -15,6 +16,11 @@ export interface Settings {
   'smtp.idleTimeoutSec': number;
   /** Wait this long before the banner and reject clients that talk first (0 = off). */
   'smtp.greetPauseMs': number;
+  /**
+   * Accept recipients of relay domains whose local part routes elsewhere ("%", "!", or a
+   * quoted "@") from clients outside the relay networks; off: 554 5.7.1 at RCPT.
+   */
+  'smtp.allowRoutedAddresses': boolean;
   'delivery.smarthost': string | null;
   'delivery.concurrencyPerDestination': number;
   /** Port used when delivering to MX hosts (25; tests point it elsewhere). */
@@ -141,6 +147,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'smtp.maxClients': 500,
   'smtp.idleTimeoutSec': 300,
   'smtp.greetPauseMs': 0,
+  'smtp.allowRoutedAddresses': false,
   'delivery.smarthost': null,
   'delivery.concurrencyPerDestination': 20,
   'delivery.mxPort': 25,
@@ -384,7 +391,7 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
 
 export async function setSetting(db: Db, key: string, value: unknown): Promise<void> {
   validateSetting(key, value);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx
       .insertInto('settings')
       .values({ key, value: JSON.stringify(value) })
@@ -397,7 +404,7 @@ export async function setSetting(db: Db, key: string, value: unknown): Promise<v
 /** Several settings in one transaction: a running gateway sees all of them or none. */
 export async function setSettings(db: Db, values: Record<string, unknown>): Promise<void> {
   for (const [k, v] of Object.entries(values)) validateSetting(k, v);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     for (const [key, value] of Object.entries(values)) {
       await trx
         .insertInto('settings')
@@ -411,7 +418,7 @@ export async function setSettings(db: Db, values: Record<string, unknown>): Prom
 
 export async function resetSetting(db: Db, key: string): Promise<void> {
   validateSetting(key, SETTINGS_DEFAULTS[key as SettingKey]);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx.deleteFrom('settings').where('key', '=', key).execute();
     await bumpConfigSerial(trx);
   });
