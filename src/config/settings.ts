@@ -75,6 +75,11 @@ export interface Settings {
   'spam.autolearnSpamScore': number;
   /** Autolearn as ham at or below this score (Bayes symbols left out). */
   'spam.autolearnHamScore': number;
+  /**
+   * A message that cannot be parsed (malformed MIME or headers): hold it in the quarantine,
+   * or refuse it with 550 5.6.0. Never 451: it would fail the same way every time.
+   */
+  'filter.malformedAction': 'quarantine' | 'reject';
   /** Symbols that put a message in the "bad header" policy category. */
   'filter.badHeaderSymbols': string[];
 
@@ -172,6 +177,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'spam.autolearn': true,
   'spam.autolearnSpamScore': 12,
   'spam.autolearnHamScore': 0.1,
+  'filter.malformedAction': 'quarantine',
   'filter.badHeaderSymbols': ['MISSING_FROM', 'MULTIPLE_FROM', 'MULTIPLE_DATE', 'MULTIPLE_MSGID', 'DUPLICATE_HEADER', 'HEADER_8BIT_INVALID', 'MIME_NO_BOUNDARY'],
   'quarantine.retentionDays': 30,
   'retention.traceDays': 30,
@@ -338,6 +344,7 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
   'spam.autolearnHamScore': scoreSetting,
   'spam.bayesMinSpam': wholeNumber(1, 1_000_000),
   'spam.bayesMinHam': wholeNumber(1, 1_000_000),
+  'filter.malformedAction': oneOf('quarantine', 'reject'),
   'filter.badHeaderSymbols': (key, value) => {
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !/^[A-Z0-9_]+$/.test(v))) throw new Error(`${key} must be a list of symbol names, e.g. ["MISSING_FROM"]`);
   },
