@@ -21,6 +21,12 @@ export interface Settings {
    * quoted "@") from clients outside the relay networks; off: 554 5.7.1 at RCPT.
    */
   'smtp.allowRoutedAddresses': boolean;
+  /**
+   * Lines in DATA that end in a bare LF: 'normalize' takes them as CRLF (Postfix 3.9's
+   * default), 'reject' refuses the message with 550 5.5.2. Either way DATA ends only at
+   * CRLF.CRLF (no SMTP smuggling) and a bare CR is refused.
+   */
+  'smtp.bareLf': 'normalize' | 'reject';
   'delivery.smarthost': string | null;
   'delivery.concurrencyPerDestination': number;
   /** Port used when delivering to MX hosts (25; tests point it elsewhere). */
@@ -153,6 +159,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'smtp.idleTimeoutSec': 300,
   'smtp.greetPauseMs': 0,
   'smtp.allowRoutedAddresses': false,
+  'smtp.bareLf': 'normalize',
   'delivery.smarthost': null,
   'delivery.concurrencyPerDestination': 20,
   'delivery.mxPort': 25,
@@ -363,6 +370,7 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
   'spam.bayesMinSpam': wholeNumber(1, 1_000_000),
   'spam.bayesMinHam': wholeNumber(1, 1_000_000),
   'filter.malformedAction': oneOf('quarantine', 'reject'),
+  'smtp.bareLf': oneOf('normalize', 'reject'),
   'filter.badHeaderSymbols': (key, value) => {
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !/^[A-Z0-9_]+$/.test(v))) throw new Error(`${key} must be a list of symbol names, e.g. ["MISSING_FROM"]`);
   },
