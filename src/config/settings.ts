@@ -1,5 +1,6 @@
 // Settings held in the database: typed, with defaults, validated on write. Every write
 // bumps `config_serial`, which running gateways check to pick changes up at once.
+import { inTransaction } from '../db/transaction.ts';
 import type { CompiledQuery } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-schedule.ts';
@@ -361,7 +362,7 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
 
 export async function setSetting(db: Db, key: string, value: unknown): Promise<void> {
   validateSetting(key, value);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx
       .insertInto('settings')
       .values({ key, value: JSON.stringify(value) })
@@ -374,7 +375,7 @@ export async function setSetting(db: Db, key: string, value: unknown): Promise<v
 /** Several settings in one transaction: a running gateway sees all of them or none. */
 export async function setSettings(db: Db, values: Record<string, unknown>): Promise<void> {
   for (const [k, v] of Object.entries(values)) validateSetting(k, v);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     for (const [key, value] of Object.entries(values)) {
       await trx
         .insertInto('settings')
@@ -388,7 +389,7 @@ export async function setSettings(db: Db, values: Record<string, unknown>): Prom
 
 export async function resetSetting(db: Db, key: string): Promise<void> {
   validateSetting(key, SETTINGS_DEFAULTS[key as SettingKey]);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx.deleteFrom('settings').where('key', '=', key).execute();
     await bumpConfigSerial(trx);
   });
