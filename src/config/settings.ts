@@ -3,6 +3,7 @@
 import { inTransaction } from '../db/transaction.ts';
 import type { CompiledQuery } from 'kysely';
 import type { Db } from '../db/database.ts';
+import { inTransaction } from '../db/transaction.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-schedule.ts';
 import { parseCidr } from '../smtp/cidr.ts';
 import { parseClamdAddress } from '../pipeline/filter/malware/clamd.ts';
