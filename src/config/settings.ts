@@ -1,6 +1,5 @@
 // Settings held in the database: typed, with defaults, validated on write. Every write
 // bumps `config_serial`, which running gateways check to pick changes up at once.
-import { inTransaction } from '../db/transaction.ts';
 import type { CompiledQuery } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
