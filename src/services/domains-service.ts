@@ -63,7 +63,7 @@ export async function saveDomain(db: Db, actor: Actor, input: RelayDomainInput, 
   const domain = checkDomainName(input.domain);
   assertDomain(actor, domain);
   if (input.nextHop) checked('nextHop', () => parseNextHop(input.nextHop!));
-  if (input.recipientMode !== undefined && input.recipientMode !== 'any' && input.recipientMode !== 'specified') throw invalid('recipientMode', 'recipientMode must be "any" or "specified"');
+  if (input.recipientMode !== undefined && input.recipientMode !== 'any' && input.recipientMode !== 'specified') throw invalid('recipientMode', 'recipient mode must be "any" or "specified"');
   return db.transaction().execute(async (trx) => {
     const before = await getRelayDomain(trx, domain);
     if (mode === 'create' && before) throw new ServiceError('conflict', `${domain} is a relay domain already; change it with PATCH /domains/${domain}`);

@@ -113,3 +113,7 @@ export async function removeListEntryById(db: Db, id: number): Promise<boolean> 
     return Number(res.numDeletedRows) > 0;
   });
 }
+
+export function findListEntry(db: Db, list: FilterListName, owner: string, value: string): Promise<FilterListRow | undefined> {
+  return db.selectFrom('filter_lists').selectAll().where('list', '=', list).where('owner', '=', owner).where('value', '=', value).executeTakeFirst();
+}

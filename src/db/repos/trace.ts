@@ -138,3 +138,15 @@ export async function topAddresses(db: Db, o: { by: 'sender' | 'recipient'; from
   const rows = await q.groupBy('recipients.address').orderBy('n', 'desc').limit(o.limit).execute();
   return rows.map((r) => ({ address: r.address, n: Number(r.n) }));
 }
+
+/** The CLI's one-box lookup: messages from or to an address, or with a Message-ID; one row per recipient. */
+export function lookupAddressOrMessageId(db: Db, query: string, limit: number, scope?: readonly string[]) {
+  const q = query.replace(/^<|>$/g, '').toLowerCase();
+  let s = db
+    .selectFrom('messages')
+    .leftJoin('recipients', 'recipients.message_id', 'messages.id')
+    .select(['messages.id', 'messages.received_at', 'messages.mail_from', 'messages.subject', 'messages.state', 'recipients.address', 'recipients.status'])
+    .where((eb) => eb.or([eb(eb.fn('lower', ['messages.mail_from']), '=', q), eb('recipients.address', '=', q), eb('messages.message_id', '=', `<${q}>`), eb('messages.message_id', '=', query)]));
+  if (scope) s = s.where((eb) => inDomains(eb, 'recipients.domain', scope));
+  return s.orderBy('messages.received_at', 'desc').limit(limit).execute();
+}
