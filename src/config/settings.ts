@@ -93,6 +93,10 @@ export interface Settings {
   /** Held messages are purged this many days after they were held (released or not). */
   'quarantine.retentionDays': number;
 
+  // ---- Retention of message traces (the index: messages, recipients, events).
+  /** Finished messages (delivered, bounced, rejected) are removed from the index this many days after they finished; queued mail never is. */
+  'retention.traceDays': number;
+
   // ---- DNS blocklists: the client IP (dnsbl) and the domains linked in the body (uribl).
   /** Query the blocklists at all (they are spam symbols; rejectZones also needs this). */
   'dnsbl.enabled': boolean;
@@ -191,6 +195,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'filter.malformedAction': 'quarantine',
   'filter.badHeaderSymbols': ['MISSING_FROM', 'MULTIPLE_FROM', 'MULTIPLE_DATE', 'MULTIPLE_MSGID', 'DUPLICATE_HEADER', 'HEADER_8BIT_INVALID', 'MIME_NO_BOUNDARY'],
   'quarantine.retentionDays': 30,
+  'retention.traceDays': 30,
   'dnsbl.enabled': true,
   'dnsbl.ipZones': DEFAULT_IP_ZONES,
   'dnsbl.uriZones': DEFAULT_URI_ZONES,
@@ -375,6 +380,9 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !/^[A-Z0-9_]+$/.test(v))) throw new Error(`${key} must be a list of symbol names, e.g. ["MISSING_FROM"]`);
   },
   'quarantine.retentionDays': (key, value) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 3650) throw new Error(`${key} must be a whole number of days between 1 and 3650`);
+  },
+  'retention.traceDays': (key, value) => {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 3650) throw new Error(`${key} must be a whole number of days between 1 and 3650`);
   },
   'dnsbl.ipZones': validateZoneList,
