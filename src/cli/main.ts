@@ -27,6 +27,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ['doctor'], load: async () => (await import('./doctor-command.ts')).registerDoctor },
   { names: ['dns'], load: async () => (await import('./dns-records-command.ts')).registerDnsRecords },
   { names: ['external'], load: async () => (await import('./external-commands.ts')).registerExternal },
+  { names: ['admin'], load: async () => (await import('./admin-commands.ts')).registerAdmin },
 ];
 
 async function main(argv: string[]): Promise<void> {

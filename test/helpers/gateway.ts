@@ -93,9 +93,13 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
       c.once('exit', () => {
         if (child === c) child = null;
       });
-      await waitForPort(port, 20_000, () => child === c);
-      // The HTTPS server starts right after the SMTP listener.
-      await waitForPort(httpPort, 20_000, () => child === c);
+      try {
+        await waitForPort(port, 30_000, () => child === c);
+        // The HTTPS server starts right after the SMTP listener.
+        await waitForPort(httpPort, 30_000, () => child === c);
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; gateway output:\n${out.slice(-3000)}`);
+      }
     },
     async stop() {
       const c = child;
