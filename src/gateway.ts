@@ -30,6 +30,7 @@ import { RuleStore } from './pipeline/filter/rules/rule-store.ts';
 import { SqlBayesStore } from './db/repos/bayes-store.ts';
 import { openQuarantine, type OpenedQuarantine } from './quarantine/open-quarantine.ts';
 import { startQuarantinePurge } from './quarantine/purge-timer.ts';
+import { startTraceRetention } from './ops/retention-timer.ts';
 import type { MessageContext } from './pipeline/context.ts';
 import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
@@ -40,6 +41,8 @@ import { recoverSpool } from './spool/recovery.ts';
 import { IndexWriter } from './trace/index-writer.ts';
 import { SmtpClientPool } from './delivery/smtp-client.ts';
 import { DeliveryScheduler } from './delivery/scheduler.ts';
+import { startHttpServer, type RunningHttpServer } from './http/server.ts';
+import { loadMasterKey, type MasterKey } from './keys/master-key.ts';
 
 export interface GatewayOptions {
   config: LoadedConfig;
@@ -62,6 +65,9 @@ export class Gateway {
   /** The stage list (read by bench/pipeline.ts, which times each stage). */
   readonly pipeline: Pipeline;
   #purge: { stop(): void } | null = null;
+  #traceRetention: { stop(): void } | null = null;
+  #http: RunningHttpServer | null = null;
+  #masterKey: MasterKey | null = null;
   readonly #pool: SmtpClientPool;
   readonly #indexDb: Db;
   readonly #log: Logger;
@@ -215,20 +221,51 @@ export class Gateway {
     if (resumed) this.#log.info({ deliveries: resumed }, 'resuming pending deliveries');
     this.scheduler.start();
     void this.scheduler.pollDue();
-    if (this.#node === 0) this.#purge = startQuarantinePurge({ service: this.quarantine.service, retentionDays: () => this.policy.cached().settings['quarantine.retentionDays'], log: this.#log });
+    if (this.#node === 0) {
+      this.#purge = startQuarantinePurge({ service: this.quarantine.service, retentionDays: () => this.policy.cached().settings['quarantine.retentionDays'], log: this.#log });
+      this.#traceRetention = startTraceRetention({ db: this.db, retentionDays: () => this.policy.cached().settings['retention.traceDays'], log: this.#log });
+    }
     await this.mx.listen();
     // startupMs: from this process's start to the listener being open (the figure an
     // admin waits through after `hermes start` or a worker restart).
     this.#log.info({ host: this.#config.smtp.mx.host, port: this.mx.address.port, hostname: this.#config.hostname, startupMs: Math.round(performance.now()) }, 'SMTP listening');
+    await this.#startHttp();
+  }
+
+  /** The HTTPS console and API; in a cluster each worker listens on the shared port. */
+  async #startHttp(): Promise<void> {
+    const c = this.#config;
+    this.#http = await startHttpServer({
+      host: c.http.host,
+      port: c.http.port,
+      tls: { key: readFileSync(c.tls.key), cert: readFileSync(c.tls.cert) },
+      ctx: {
+        db: this.db,
+        config: c,
+        log: this.#log,
+        masterKey: () => (this.#masterKey ??= loadMasterKey(c.masterKeyFile)),
+        settings: async () => (await this.policy.current()).settings,
+        gateway: this,
+        smtpListening: () => this.mx.listening,
+      },
+    });
+    this.#log.info({ host: c.http.host, port: this.#http.port }, 'HTTPS console and API listening');
+  }
+
+  /** The port the HTTPS server listens on (null before start). */
+  get httpPort(): number | null {
+    return this.#http?.port ?? null;
   }
 
   /** Graceful stop: no new sessions; running sessions and deliveries get `deadlineMs`. */
   async stop(deadlineMs = 10_000): Promise<void> {
     const t0 = Date.now();
+    await this.#http?.close();
     await this.mx.close(deadlineMs);
     await this.scheduler.stop(Math.max(1000, deadlineMs - (Date.now() - t0)));
     this.#pool.close();
     this.#purge?.stop();
+    this.#traceRetention?.stop();
     await this.quarantine.close();
     await this.index.flush();
     await this.#indexDb.destroy();

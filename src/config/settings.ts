@@ -16,6 +16,17 @@ export interface Settings {
   'smtp.idleTimeoutSec': number;
   /** Wait this long before the banner and reject clients that talk first (0 = off). */
   'smtp.greetPauseMs': number;
+  /**
+   * Accept recipients of relay domains whose local part routes elsewhere ("%", "!", or a
+   * quoted "@") from clients outside the relay networks; off: 554 5.7.1 at RCPT.
+   */
+  'smtp.allowRoutedAddresses': boolean;
+  /**
+   * Lines in DATA that end in a bare LF: 'normalize' takes them as CRLF (Postfix 3.9's
+   * default), 'reject' refuses the message with 550 5.5.2. Either way DATA ends only at
+   * CRLF.CRLF (no SMTP smuggling) and a bare CR is refused.
+   */
+  'smtp.bareLf': 'normalize' | 'reject';
   'delivery.smarthost': string | null;
   'delivery.concurrencyPerDestination': number;
   /** Port used when delivering to MX hosts (25; tests point it elsewhere). */
@@ -70,12 +81,21 @@ export interface Settings {
   'spam.autolearnSpamScore': number;
   /** Autolearn as ham at or below this score (Bayes symbols left out). */
   'spam.autolearnHamScore': number;
+  /**
+   * A message that cannot be parsed (malformed MIME or headers): hold it in the quarantine,
+   * or refuse it with 550 5.6.0. Never 451: it would fail the same way every time.
+   */
+  'filter.malformedAction': 'quarantine' | 'reject';
   /** Symbols that put a message in the "bad header" policy category. */
   'filter.badHeaderSymbols': string[];
 
   // ---- Quarantine store.
   /** Held messages are purged this many days after they were held (released or not). */
   'quarantine.retentionDays': number;
+
+  // ---- Retention of message traces (the index: messages, recipients, events).
+  /** Finished messages (delivered, bounced, rejected) are removed from the index this many days after they finished; queued mail never is. */
+  'retention.traceDays': number;
 
   // ---- DNS blocklists: the client IP (dnsbl) and the domains linked in the body (uribl).
   /** Query the blocklists at all (they are spam symbols; rejectZones also needs this). */
@@ -120,6 +140,14 @@ export interface Settings {
   'external.rspamdOnError': 'ignore' | 'tempfail';
   /** Larger messages are not sent to the external engines (*_SKIPPED); spamc's own default is 500 KB. */
   'external.maxScanBytes': number;
+
+  // ---- Console and API accounts.
+  /** A console session ends after this many minutes without a request. */
+  'console.sessionIdleMinutes': number;
+  /** ... and this many hours after login, whatever its use. */
+  'console.sessionMaxHours': number;
+  /** Roles whose users must use TOTP 2FA (sent to enrolment after login until they do). */
+  'console.require2faRoles': string[];
 }
 
 export interface AuthBypassList {
@@ -134,6 +162,8 @@ export const SETTINGS_DEFAULTS: Settings = {
   'smtp.maxClients': 500,
   'smtp.idleTimeoutSec': 300,
   'smtp.greetPauseMs': 0,
+  'smtp.allowRoutedAddresses': false,
+  'smtp.bareLf': 'normalize',
   'delivery.smarthost': null,
   'delivery.concurrencyPerDestination': 20,
   'delivery.mxPort': 25,
@@ -162,8 +192,10 @@ export const SETTINGS_DEFAULTS: Settings = {
   'spam.autolearn': true,
   'spam.autolearnSpamScore': 12,
   'spam.autolearnHamScore': 0.1,
+  'filter.malformedAction': 'quarantine',
   'filter.badHeaderSymbols': ['MISSING_FROM', 'MULTIPLE_FROM', 'MULTIPLE_DATE', 'MULTIPLE_MSGID', 'DUPLICATE_HEADER', 'HEADER_8BIT_INVALID', 'MIME_NO_BOUNDARY'],
   'quarantine.retentionDays': 30,
+  'retention.traceDays': 30,
   'dnsbl.enabled': true,
   'dnsbl.ipZones': DEFAULT_IP_ZONES,
   'dnsbl.uriZones': DEFAULT_URI_ZONES,
@@ -183,6 +215,9 @@ export const SETTINGS_DEFAULTS: Settings = {
   'external.rspamdTimeoutMs': 15_000,
   'external.rspamdOnError': 'ignore',
   'external.maxScanBytes': 1024 * 1024,
+  'console.sessionIdleMinutes': 30,
+  'console.sessionMaxHours': 12,
+  'console.require2faRoles': [],
 };
 
 export type SettingKey = keyof Settings;
@@ -291,7 +326,19 @@ function externalTimeout(key: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 100 || value > 120_000) throw new Error(`${key} must be a number of milliseconds between 100 and 120000`);
 }
 
+function wholeNumberIn(min: number, max: number) {
+  return (key: string, value: unknown) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new Error(`${key} must be a whole number from ${min} to ${max}`);
+  };
+}
+
 const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => void>> = {
+  'console.sessionIdleMinutes': wholeNumberIn(1, 24 * 60),
+  'console.sessionMaxHours': wholeNumberIn(1, 24 * 30),
+  'console.require2faRoles': (key, value) => {
+    const roles = ['admin', 'domain-admin', 'helpdesk', 'auditor'];
+    if (!Array.isArray(value) || value.some((r) => !roles.includes(r as string))) throw new Error(`${key} must be a list of roles among ${roles.join(', ')}`);
+  },
   'malware.clamd': (key, value) => {
     if (value === null) return;
     if (typeof value !== 'string') throw new Error(`${key} must be "unix:/path/to/clamd.sock", "tcp:host:port" or null`);
@@ -327,10 +374,15 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
   'spam.autolearnHamScore': scoreSetting,
   'spam.bayesMinSpam': wholeNumber(1, 1_000_000),
   'spam.bayesMinHam': wholeNumber(1, 1_000_000),
+  'filter.malformedAction': oneOf('quarantine', 'reject'),
+  'smtp.bareLf': oneOf('normalize', 'reject'),
   'filter.badHeaderSymbols': (key, value) => {
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !/^[A-Z0-9_]+$/.test(v))) throw new Error(`${key} must be a list of symbol names, e.g. ["MISSING_FROM"]`);
   },
   'quarantine.retentionDays': (key, value) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 3650) throw new Error(`${key} must be a whole number of days between 1 and 3650`);
+  },
+  'retention.traceDays': (key, value) => {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 3650) throw new Error(`${key} must be a whole number of days between 1 and 3650`);
   },
   'dnsbl.ipZones': validateZoneList,
