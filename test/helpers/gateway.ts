@@ -22,6 +22,8 @@ export interface TestGateway {
   /** A database handle for configuring and inspecting the gateway. */
   db: Db;
   output(): string;
+  /** PID of the running `hermes start` process (the cluster primary), undefined while stopped. */
+  pid(): number | undefined;
   /** Runs the hermes CLI against this data directory. */
   cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   start(): Promise<void>;
@@ -36,6 +38,8 @@ export interface TestGateway {
 export interface TestGatewayOptions {
   hostname?: string;
   dnsServer?: string;
+  /** Create the data directory below this one (e.g. a small tmpfs) instead of the system tmpdir. */
+  parentDir?: string;
 }
 
 /**
@@ -54,7 +58,7 @@ function assertBuilt(): void {
 
 export async function createTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
   assertBuilt();
-  const dataDir = mkdtempSync(join(tmpdir(), 'hermes-test-'));
+  const dataDir = mkdtempSync(join(o.parentDir ?? tmpdir(), 'hermes-test-'));
   const port = await findFreePort();
   // Tests never ask the machine's resolvers: without a zone of its own, a gateway gets an
   // empty local DNS server (every name NXDOMAIN, answered at once).
@@ -72,6 +76,7 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
     dataDir,
     db,
     output: () => out,
+    pid: () => child?.pid,
     cli: (args) => runCli([...args, '--data-dir', dataDir]),
     async start() {
       if (child) throw new Error('already running');
