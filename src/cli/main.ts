@@ -24,6 +24,8 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ['dnsbl'], load: async () => (await import('./dnsbl-commands.ts')).registerDnsbl },
   { names: ['filerules'], load: async () => (await import('./filerules-commands.ts')).registerFileRules },
   { names: ['malware'], load: async () => (await import('./malware-commands.ts')).registerMalware },
+  { names: ['doctor'], load: async () => (await import('./doctor-command.ts')).registerDoctor },
+  { names: ['dns'], load: async () => (await import('./dns-records-command.ts')).registerDnsRecords },
   { names: ['external'], load: async () => (await import('./external-commands.ts')).registerExternal },
 ];
 

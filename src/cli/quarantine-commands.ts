@@ -45,7 +45,7 @@ export function registerQuarantine(program: Command): void {
       .command('list')
       .description('list held messages, newest first')
       .option('--recipient <address>', 'only messages held for this recipient')
-      .option('--category <name>', 'only this category: spam, malware, banned, badheader, rule, auth')
+      .option('--category <name>', 'only this category: spam, malware, banned, badheader, rule, auth, malformed')
       .option('--since <when>', 'only messages held since: a date, an ISO time, or a duration (12h, 7d)')
       .option('--all', 'also released and deleted messages')
       .option('--limit <n>', 'at most this many', '100'),

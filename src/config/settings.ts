@@ -2,6 +2,7 @@
 // bumps `config_serial`, which running gateways check to pick changes up at once.
 import type { CompiledQuery } from 'kysely';
 import type { Db } from '../db/database.ts';
+import { inTransaction } from '../db/transaction.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-schedule.ts';
 import { parseCidr } from '../smtp/cidr.ts';
 import { parseClamdAddress } from '../pipeline/filter/malware/clamd.ts';
@@ -15,6 +16,11 @@ export interface Settings {
   'smtp.idleTimeoutSec': number;
   /** Wait this long before the banner and reject clients that talk first (0 = off). */
   'smtp.greetPauseMs': number;
+  /**
+   * Accept recipients of relay domains whose local part routes elsewhere ("%", "!", or a
+   * quoted "@") from clients outside the relay networks; off: 554 5.7.1 at RCPT.
+   */
+  'smtp.allowRoutedAddresses': boolean;
   'delivery.smarthost': string | null;
   'delivery.concurrencyPerDestination': number;
   /** Port used when delivering to MX hosts (25; tests point it elsewhere). */
@@ -73,6 +79,11 @@ export interface Settings {
   'spam.autolearnSpamScore': number;
   /** Autolearn as ham at or below this score (Bayes symbols left out). */
   'spam.autolearnHamScore': number;
+  /**
+   * A message that cannot be parsed (malformed MIME or headers): hold it in the quarantine,
+   * or refuse it with 550 5.6.0. Never 451: it would fail the same way every time.
+   */
+  'filter.malformedAction': 'quarantine' | 'reject';
   /** Symbols that put a message in the "bad header" policy category. */
   'filter.badHeaderSymbols': string[];
 
@@ -137,6 +148,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'smtp.maxClients': 500,
   'smtp.idleTimeoutSec': 300,
   'smtp.greetPauseMs': 0,
+  'smtp.allowRoutedAddresses': false,
   'delivery.smarthost': null,
   'delivery.concurrencyPerDestination': 20,
   'delivery.mxPort': 25,
@@ -167,6 +179,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'spam.autolearn': true,
   'spam.autolearnSpamScore': 12,
   'spam.autolearnHamScore': 0.1,
+  'filter.malformedAction': 'quarantine',
   'filter.badHeaderSymbols': ['MISSING_FROM', 'MULTIPLE_FROM', 'MULTIPLE_DATE', 'MULTIPLE_MSGID', 'DUPLICATE_HEADER', 'HEADER_8BIT_INVALID', 'MIME_NO_BOUNDARY'],
   'quarantine.retentionDays': 30,
   'dnsbl.enabled': true,
@@ -332,6 +345,7 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
   'spam.autolearnHamScore': scoreSetting,
   'spam.bayesMinSpam': wholeNumber(1, 1_000_000),
   'spam.bayesMinHam': wholeNumber(1, 1_000_000),
+  'filter.malformedAction': oneOf('quarantine', 'reject'),
   'filter.badHeaderSymbols': (key, value) => {
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !/^[A-Z0-9_]+$/.test(v))) throw new Error(`${key} must be a list of symbol names, e.g. ["MISSING_FROM"]`);
   },
@@ -367,7 +381,7 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
 
 export async function setSetting(db: Db, key: string, value: unknown): Promise<void> {
   validateSetting(key, value);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx
       .insertInto('settings')
       .values({ key, value: JSON.stringify(value) })
@@ -380,7 +394,7 @@ export async function setSetting(db: Db, key: string, value: unknown): Promise<v
 /** Several settings in one transaction: a running gateway sees all of them or none. */
 export async function setSettings(db: Db, values: Record<string, unknown>): Promise<void> {
   for (const [k, v] of Object.entries(values)) validateSetting(k, v);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     for (const [key, value] of Object.entries(values)) {
       await trx
         .insertInto('settings')
@@ -394,7 +408,7 @@ export async function setSettings(db: Db, values: Record<string, unknown>): Prom
 
 export async function resetSetting(db: Db, key: string): Promise<void> {
   validateSetting(key, SETTINGS_DEFAULTS[key as SettingKey]);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx.deleteFrom('settings').where('key', '=', key).execute();
     await bumpConfigSerial(trx);
   });

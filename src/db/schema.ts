@@ -131,7 +131,7 @@ export interface QuarantineTable {
   header_from: string | null;
   subject: string | null;
   message_id_header: string | null;
-  /** 'spam' | 'malware' | 'banned' | 'badheader' | 'rule' | 'auth' */
+  /** 'spam' | 'malware' | 'banned' | 'badheader' | 'rule' | 'auth' | 'malformed' */
   category: string;
   score: number | null;
   /** JSON: [{name, score, description?}] */

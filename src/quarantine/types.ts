@@ -10,7 +10,7 @@ export interface QuarantineHold {
   /** The recipients this hold is for (a message may be held for some recipients only). */
   recipients: string[];
   /** Why it was held: a policy category, a message rule, or sender authentication (DMARC quarantine). */
-  category: FilterCategory | 'rule' | 'auth';
+  category: FilterCategory | 'rule' | 'auth' | 'malformed';
   score: number | null;
   symbols: { name: string; score: number; description?: string }[];
   /** One line for the admin: "spam score 7.3 >= 5 (policy default)". */

@@ -33,6 +33,11 @@ export class PolicySnapshot {
     const domain = addr.slice(at + 1);
     const relay = this.domains.get(domain);
     if (relay) {
+      // A client outside our networks cannot route through us to another domain (our own
+      // clients may relay anywhere, so routing syntax gives them nothing new).
+      if (!this.settings['smtp.allowRoutedAddresses'] && !this.isRelayClient(clientIp) && hidesAnotherDestination(addr.slice(0, at))) {
+        return { ok: false, code: 554, enhanced: '5.7.1', message: `<${address}>: Relay access denied (sender-specified routing)` };
+      }
       if (relay.recipient_mode === 'specified' && !this.recipients.has(addr) && !this.recipients.has(`*@${domain}`)) {
         return { ok: false, code: 550, enhanced: '5.1.1', message: `<${address}>: Recipient address rejected: User unknown` };
       }
@@ -54,6 +59,16 @@ export class PolicySnapshot {
     const smarthost = this.settings['delivery.smarthost'];
     return { route: formatRoute(smarthost ? { kind: 'host', ...parseNextHop(smarthost) } : { kind: 'mx', domain }), requireTls: false };
   }
+}
+
+/**
+ * Whether a local part carries routing a downstream server might honour: the percent
+ * hack (user%other.example), a bang path (other.example!user), or a quoted local part
+ * with an "@" ("user@other.example"@our.domain). Postfix refuses these for relay
+ * domains (allow_untrusted_routing=no).
+ */
+export function hidesAnotherDestination(localPart: string): boolean {
+  return /[%!@]/.test(localPart);
 }
 
 export class PolicyStore {

@@ -64,3 +64,16 @@ test('next hops and routes round-trip', () => {
   assert.throws(() => parseNextHop('::1:25'), /IPv6/);
   for (const r of ['mx:example.com', 'host:10.0.0.1:25', 'host:[::1]:2525']) assert.equal(formatRoute(parseRoute(r)), r);
 });
+
+test('sender-specified routing to a relay domain from outside is 554 5.7.1 (percent hack, bang path, quoted "@"), unless allowed', () => {
+  const s = snapshot();
+  for (const rcpt of ['user%other.example@example.com', 'other.example!user@example.com', '"user@other.example"@example.com', 'a!b%c@strict.example']) {
+    const d = s.decideRecipient('203.0.113.9', rcpt);
+    assert.equal(d.ok, false, rcpt);
+    if (!d.ok) assert.deepEqual([d.code, d.enhanced], [554, '5.7.1'], rcpt);
+  }
+  assert.equal(s.decideRecipient('203.0.113.9', 'first.last+tag@example.com').ok, true, 'ordinary local parts pass');
+  assert.equal(s.decideRecipient('10.1.2.3', 'user%other.example@example.com').ok, true, 'our own networks may relay anyway');
+  const allowing = new PolicySnapshot(1, s.domains, s.recipients, s.networks, { ...s.settings, 'smtp.allowRoutedAddresses': true });
+  assert.equal(allowing.decideRecipient('203.0.113.9', 'user%other.example@example.com').ok, true, 'smtp.allowRoutedAddresses');
+});

@@ -10,6 +10,7 @@
 // only needs to show within seconds. Learning through this store clears it at once.
 import { sql } from 'kysely';
 import type { Db } from '../database.ts';
+import { inTransaction } from '../transaction.ts';
 import type { BayesChange, BayesStore, BayesTotals, TokenCounts } from '../../pipeline/filter/spam/index.ts';
 import type { SpamClass } from '../../pipeline/filter/spam/index.ts';
 
@@ -107,7 +108,7 @@ export class SqlBayesStore implements BayesStore {
     }
     this.#dropCache();
     try {
-      await this.db.transaction().execute(async (trx) => {
+      await inTransaction(this.db, async (trx) => {
         for (const c of changes) {
           const toks = JSON.stringify(c.tokens);
           const at = c.at.getTime();
@@ -144,7 +145,7 @@ export class SqlBayesStore implements BayesStore {
   async clear(): Promise<void> {
     this.#touched = new Set();
     this.#dropCache();
-    await this.db.transaction().execute(async (trx) => {
+    await inTransaction(this.db, async (trx) => {
       await trx.deleteFrom('bayes_tokens').execute();
       await trx.deleteFrom('bayes_learned').execute();
       await trx.updateTable('bayes_totals').set({ messages: 0 }).execute();

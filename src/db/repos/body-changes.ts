@@ -4,6 +4,7 @@
 // gateways use it from their next message on.
 import type { Generated, Kysely } from 'kysely';
 import type { Db } from '../database.ts';
+import { inTransaction } from '../transaction.ts';
 import { bumpConfigSerial } from '../../config/settings.ts';
 import { parseCidr } from '../../smtp/cidr.ts';
 import { normaliseDomain } from './relay-policy.ts';
@@ -117,7 +118,7 @@ export async function saveTemplate(db: Db, input: TemplateInput): Promise<{ id: 
   const text = input.text ?? null;
   const html = input.html ?? null;
   if (!text && !html) throw new Error('a template needs a text or an HTML version (or both)');
-  return db.transaction().execute(async (trx0) => {
+  return inTransaction(db, async (trx0) => {
     const trx = tables(trx0 as unknown as Db);
     const existing = await trx.selectFrom('body_templates').selectAll().where('name', '=', name).executeTakeFirst();
     if (existing && existing.kind !== kind) throw new Error(`template ${name} is a ${existing.kind} template, not a ${kind} one`);
@@ -168,7 +169,7 @@ export async function listTemplates(db: Db, kind?: string): Promise<TemplateSumm
 }
 
 export async function removeTemplate(db: Db, name: string): Promise<boolean> {
-  return db.transaction().execute(async (trx0) => {
+  return inTransaction(db, async (trx0) => {
     const trx = tables(trx0 as unknown as Db);
     const row = await trx.selectFrom('body_templates').select('id').where('name', '=', name.trim()).executeTakeFirst();
     if (!row) return false;
@@ -206,7 +207,7 @@ function normaliseScopeValue(kind: BodyKind, scope: string, value: string | unde
 export async function saveRule(db: Db, input: RuleInput): Promise<number> {
   const kind = kindOf(input.kind);
   const { scope, value } = normaliseScopeValue(kind, input.scope, input.value);
-  return db.transaction().execute(async (trx0) => {
+  return inTransaction(db, async (trx0) => {
     const trx = tables(trx0 as unknown as Db);
     const tpl = await trx.selectFrom('body_templates').select(['id', 'kind']).where('name', '=', input.template.trim()).executeTakeFirst();
     if (!tpl) throw new Error(`no template named ${input.template} (see "hermes ${kind} template list")`);
@@ -246,7 +247,7 @@ export async function listRules(db: Db, kind?: string): Promise<RuleSummary[]> {
 }
 
 export async function setRuleEnabled(db: Db, kind: string, id: number, enabled: boolean): Promise<boolean> {
-  return db.transaction().execute(async (trx0) => {
+  return inTransaction(db, async (trx0) => {
     const res = await tables(trx0 as unknown as Db).updateTable('body_rules').set({ enabled: enabled ? 1 : 0 }).where('id', '=', id).where('kind', '=', kindOf(kind)).executeTakeFirst();
     await bumpConfigSerial(trx0 as unknown as Db);
     return Number(res.numUpdatedRows) > 0;
@@ -254,7 +255,7 @@ export async function setRuleEnabled(db: Db, kind: string, id: number, enabled: 
 }
 
 export async function removeRule(db: Db, kind: string, id: number): Promise<boolean> {
-  return db.transaction().execute(async (trx0) => {
+  return inTransaction(db, async (trx0) => {
     const res = await tables(trx0 as unknown as Db).deleteFrom('body_rules').where('id', '=', id).where('kind', '=', kindOf(kind)).executeTakeFirst();
     await bumpConfigSerial(trx0 as unknown as Db);
     return Number(res.numDeletedRows) > 0;
@@ -276,7 +277,7 @@ export function normaliseExemption(type: string, value: string): { type: Exempti
 export async function addExemption(db: Db, kind: string, type: string, value: string): Promise<void> {
   const k = kindOf(kind);
   const e = normaliseExemption(type, value);
-  await db.transaction().execute(async (trx0) => {
+  await inTransaction(db, async (trx0) => {
     await tables(trx0 as unknown as Db)
       .insertInto('body_exemptions')
       .values({ kind: k, type: e.type, value: e.value, created_at: Date.now() })
@@ -289,7 +290,7 @@ export async function addExemption(db: Db, kind: string, type: string, value: st
 export async function removeExemption(db: Db, kind: string, type: string, value: string): Promise<boolean> {
   const k = kindOf(kind);
   const e = normaliseExemption(type, value);
-  return db.transaction().execute(async (trx0) => {
+  return inTransaction(db, async (trx0) => {
     const res = await tables(trx0 as unknown as Db).deleteFrom('body_exemptions').where('kind', '=', k).where('type', '=', e.type).where('value', '=', e.value).executeTakeFirst();
     await bumpConfigSerial(trx0 as unknown as Db);
     return Number(res.numDeletedRows) > 0;
@@ -307,7 +308,7 @@ export function listExemptions(db: Db, kind?: string) {
 export async function setSenderFields(db: Db, address: string, fields: Record<string, string>, replace = false): Promise<Record<string, string>> {
   const a = normaliseAddress(address);
   for (const k of Object.keys(fields)) if (!isFieldName(k)) throw new Error(`"${k}" is not a field name (letters, digits, "-", "_")`);
-  return db.transaction().execute(async (trx0) => {
+  return inTransaction(db, async (trx0) => {
     const trx = tables(trx0 as unknown as Db);
     const old = await trx.selectFrom('sender_fields').select('fields').where('address', '=', a).executeTakeFirst();
     const merged: Record<string, string> = { ...(replace || !old ? {} : (JSON.parse(old.fields) as Record<string, string>)) };
@@ -337,7 +338,7 @@ export async function addGroupMember(db: Db, group: string, member: string): Pro
   const name = normaliseGroupName(group);
   const m = member.trim().toLowerCase();
   const value = m.startsWith('*@') ? `*@${normaliseDomain(m.slice(2))}` : normaliseAddress(m);
-  await db.transaction().execute(async (trx0) => {
+  await inTransaction(db, async (trx0) => {
     await tables(trx0 as unknown as Db)
       .insertInto('sender_groups')
       .values({ name, member: value, created_at: Date.now() })
@@ -348,7 +349,7 @@ export async function addGroupMember(db: Db, group: string, member: string): Pro
 }
 
 export async function removeGroupMember(db: Db, group: string, member: string): Promise<boolean> {
-  return db.transaction().execute(async (trx0) => {
+  return inTransaction(db, async (trx0) => {
     const res = await tables(trx0 as unknown as Db).deleteFrom('sender_groups').where('name', '=', normaliseGroupName(group)).where('member', '=', member.trim().toLowerCase()).executeTakeFirst();
     await bumpConfigSerial(trx0 as unknown as Db);
     return Number(res.numDeletedRows) > 0;

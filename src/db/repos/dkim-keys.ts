@@ -11,6 +11,7 @@
 // the same message twice (RFC 8463 dual signing). Every change bumps config_serial,
 // so running gateways pick new keys up at their next session.
 import type { Db } from '../database.ts';
+import { inTransaction } from '../transaction.ts';
 import type { DkimKeyRow, DkimKeyStatus } from '../schema.ts';
 import { bumpConfigSerial } from '../../config/settings.ts';
 import type { MasterKey } from '../../keys/master-key.ts';
@@ -120,7 +121,7 @@ export async function addDkimKey(db: Db, mk: MasterKey, input: AddDkimKeyInput):
   const selector = input.selector ? normaliseSelector(input.selector) : await defaultSelector(db, domain, input.key.algorithm);
   const status = input.status ?? 'active';
   const now = input.now ?? Date.now();
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await bumpConfigSerial(trx); // write first: see WRITE_FIRST
     const existing = await trx.selectFrom('dkim_keys').selectAll().where('domain', '=', domain).execute();
     const clash = existing.find((r) => r.selector === selector);
@@ -217,7 +218,7 @@ export async function rotateDkimKeys(db: Db, mk: MasterKey, domainIn: string, o:
     plan.push({ algorithm, fresh: { selector, key: o.key ?? (await o.generate(algorithm)) } });
   }
 
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await bumpConfigSerial(trx); // write first: see WRITE_FIRST
     const added: number[] = [];
     const retired: number[] = [];
@@ -274,7 +275,7 @@ export async function rotateDkimKeys(db: Db, mk: MasterKey, domainIn: string, o:
 export async function removeDkimKey(db: Db, domain: string, selector: string): Promise<boolean> {
   const d = normaliseDomain(domain);
   const s = normaliseSelector(selector);
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const res = await trx.deleteFrom('dkim_keys').where('domain', '=', d).where('selector', '=', s).executeTakeFirst();
     await bumpConfigSerial(trx);
     return Number(res.numDeletedRows) > 0;
@@ -283,7 +284,7 @@ export async function removeDkimKey(db: Db, domain: string, selector: string): P
 
 /** Removes retiring keys whose overlap has ended (of one domain, or all); returns them. */
 export async function removeExpiredDkimKeys(db: Db, domain?: string, now = Date.now()): Promise<DkimKeyRow[]> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await bumpConfigSerial(trx); // write first: see WRITE_FIRST
     let q = trx.selectFrom('dkim_keys').selectAll().where('status', '=', 'retiring').where('remove_after', '<=', now);
     if (domain) q = q.where('domain', '=', normaliseDomain(domain));

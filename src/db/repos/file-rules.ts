@@ -4,6 +4,7 @@
 // bumps config_serial, so running gateways use it from their next message.
 import type { Kysely } from 'kysely';
 import type { Db } from '../database.ts';
+import { inTransaction } from '../transaction.ts';
 import { bumpConfigSerial } from '../../config/settings.ts';
 import { normaliseFileRule, RULE_SET_NAME, type FileRule, type FileRuleAction, type FileRuleKind, type FileRuleSet } from '../../pipeline/filter/attachments/rules.ts';
 import { DEFAULT_FILE_RULE_SET, DEFAULT_RULE_SET_NAME } from '../../pipeline/filter/attachments/default-rules.ts';
@@ -118,7 +119,7 @@ function missing(name: string): Error {
 /** A new set, empty or a copy of `copyFrom`. */
 export async function createFileRuleSet(db: Db, name: string, description: string, copyFrom?: string): Promise<FileRuleSet> {
   const n = normaliseRuleSetName(name);
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await bumpConfigSerial(trx);
     if (await getFileRuleSet(trx, n)) throw new Error(`file rule set "${n}" already exists`);
     let rules: FileRule[] = [];
@@ -137,7 +138,7 @@ export async function createFileRuleSet(db: Db, name: string, description: strin
 export async function deleteFileRuleSet(db: Db, name: string): Promise<void> {
   const n = normaliseRuleSetName(name);
   if (n === DEFAULT_RULE_SET_NAME) throw new Error(`the "${DEFAULT_RULE_SET_NAME}" rule set cannot be deleted (edit it, or "hermes filerules reset ${DEFAULT_RULE_SET_NAME}")`);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await bumpConfigSerial(trx);
     const t = tables(trx);
     await t.deleteFrom('file_rules').where('rule_set', '=', n).execute();
@@ -156,7 +157,7 @@ export interface RulePlacement {
 /** Adds (or with `replace`, changes) a rule; returns the set as it now is. */
 export async function addFileRule(db: Db, setName: string, input: FileRule, where: RulePlacement = {}): Promise<FileRuleSet> {
   const rule = normaliseFileRule(input);
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await bumpConfigSerial(trx);
     const set = await getFileRuleSet(trx, setName);
     if (!set) throw missing(setName);
@@ -180,7 +181,7 @@ export async function addFileRule(db: Db, setName: string, input: FileRule, wher
 }
 
 export async function removeFileRule(db: Db, setName: string, ruleName: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await bumpConfigSerial(trx);
     const set = await getFileRuleSet(trx, setName);
     if (!set) throw missing(setName);
@@ -192,7 +193,7 @@ export async function removeFileRule(db: Db, setName: string, ruleName: string):
 
 /** Puts the shipped default rules back into "default" (creating it if needed). */
 export async function resetDefaultFileRuleSet(db: Db): Promise<FileRuleSet> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await bumpConfigSerial(trx);
     await writeSet(trx, DEFAULT_FILE_RULE_SET, Date.now());
   });

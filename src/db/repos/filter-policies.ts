@@ -2,6 +2,7 @@
 // or everyone else (the default assignment). Every change bumps the configuration
 // serial, so running gateways use it from the next message on.
 import type { Db } from '../database.ts';
+import { inTransaction } from '../transaction.ts';
 import type { FilterPolicyRow, PolicyAction, PolicyScope } from '../schema.ts';
 import { bumpConfigSerial } from '../../config/settings.ts';
 import { normaliseDomain, normaliseRecipientPattern } from './relay-policy.ts';
@@ -82,7 +83,7 @@ export async function createPolicy(db: Db, name: string, fields: PolicyFields = 
   const now = Date.now();
   const row = { name: n, ...toColumns({ ...DEFAULT_POLICY_FIELDS, ...fields }), created_at: now, updated_at: now } as FilterPolicyRow;
   checkOrder(row);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     if (await trx.selectFrom('filter_policies').select('name').where('name', '=', n).executeTakeFirst()) throw new Error(`policy ${n} exists already`);
     await trx.insertInto('filter_policies').values(row).execute();
     await bumpConfigSerial(trx);
@@ -93,7 +94,7 @@ export async function createPolicy(db: Db, name: string, fields: PolicyFields = 
 export async function updatePolicy(db: Db, name: string, fields: PolicyFields): Promise<FilterPolicyRow> {
   const n = normalisePolicyName(name);
   const changes = toColumns(fields);
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const cur = await trx.selectFrom('filter_policies').selectAll().where('name', '=', n).executeTakeFirst();
     if (!cur) throw new Error(`no policy ${n}`);
     const next = { ...cur, ...changes, updated_at: Date.now() };
@@ -106,7 +107,7 @@ export async function updatePolicy(db: Db, name: string, fields: PolicyFields): 
 
 export async function deletePolicy(db: Db, name: string): Promise<void> {
   const n = normalisePolicyName(name);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     const used = await trx.selectFrom('filter_policy_assignments').select(['scope', 'target']).where('policy', '=', n).execute();
     if (used.length) {
       throw new Error(`policy ${n} is assigned (${used.map((u) => (u.scope === 'default' ? 'default' : `${u.scope} ${u.target}`)).join(', ')}); unassign it first`);
@@ -140,7 +141,7 @@ export function parseAssignmentTarget(target: string): { scope: PolicyScope; tar
 export async function assignPolicy(db: Db, target: string, policy: string): Promise<{ scope: PolicyScope; target: string }> {
   const t = parseAssignmentTarget(target);
   const p = normalisePolicyName(policy);
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     if (!(await trx.selectFrom('filter_policies').select('name').where('name', '=', p).executeTakeFirst())) throw new Error(`no policy ${p}`);
     await trx
       .insertInto('filter_policy_assignments')
@@ -155,7 +156,7 @@ export async function assignPolicy(db: Db, target: string, policy: string): Prom
 export async function unassignPolicy(db: Db, target: string): Promise<void> {
   const t = parseAssignmentTarget(target);
   if (t.scope === 'default') throw new Error('the default assignment cannot be removed; assign another policy as default instead');
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     const res = await trx.deleteFrom('filter_policy_assignments').where('scope', '=', t.scope).where('target', '=', t.target).executeTakeFirst();
     if (!Number(res.numDeletedRows)) throw new Error(`no policy is assigned to ${t.target}`);
     await bumpConfigSerial(trx);

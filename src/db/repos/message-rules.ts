@@ -1,6 +1,7 @@
 // Message rules in the database (table message_rules). Every change bumps the
 // configuration serial, so running gateways use it from the next message on.
 import type { Db } from '../database.ts';
+import { inTransaction } from '../transaction.ts';
 import type { MessageRuleRow } from '../schema.ts';
 import { bumpConfigSerial } from '../../config/settings.ts';
 import type { MessageRule } from '../../pipeline/filter/rules/types.ts';
@@ -46,7 +47,7 @@ export async function saveRule(db: Db, rule: MessageRule, opts: { replace?: bool
     actions: JSON.stringify(rule.actions),
     updated_at: now,
   };
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     const exists = await trx.selectFrom('message_rules').select('id').where('name', '=', rule.name).executeTakeFirst();
     if (exists && !opts.replace) throw new Error(`a rule named "${rule.name}" exists; use --replace to overwrite it`);
     if (exists) await trx.updateTable('message_rules').set(values).where('id', '=', exists.id).execute();
@@ -56,7 +57,7 @@ export async function saveRule(db: Db, rule: MessageRule, opts: { replace?: bool
 }
 
 export async function setRuleEnabled(db: Db, name: string, enabled: boolean): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     const res = await trx.updateTable('message_rules').set({ enabled: enabled ? 1 : 0, updated_at: Date.now() }).where('name', '=', name).executeTakeFirst();
     if (!Number(res.numUpdatedRows)) throw new Error(`no message rule named "${name}" (see "hermes rules list")`);
     await bumpConfigSerial(trx);
@@ -64,7 +65,7 @@ export async function setRuleEnabled(db: Db, name: string, enabled: boolean): Pr
 }
 
 export async function removeRule(db: Db, name: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     const res = await trx.deleteFrom('message_rules').where('name', '=', name).executeTakeFirst();
     if (!Number(res.numDeletedRows)) throw new Error(`no message rule named "${name}" (see "hermes rules list")`);
     await bumpConfigSerial(trx);

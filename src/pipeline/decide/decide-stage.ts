@@ -5,6 +5,7 @@
 import type { Settings } from '../../config/settings.ts';
 import type { CopyPlan, MessageContext, RecipientContext, SmtpReply, Stage } from '../context.ts';
 import type { FilterConfig } from './filter-config.ts';
+import type { MalformedFinding } from '../filter/malformed.ts';
 import { decideRecipients } from './decide.ts';
 import { planDelivery, type CopyGroup } from './plan.ts';
 import { stripVerdictHeaders, tagSubject } from './tagging.ts';
@@ -40,6 +41,9 @@ export function decideStage(o: DecideStageOptions): Stage {
           return;
         }
       }
+
+      // A message no parser accepts: the same answer every time it comes (malformed.ts).
+      if (f.malformed && !f.malware?.infected.length && !allowAll) return decideMalformed(ctx, f.malformed, s, o.canHold());
 
       const inbound = !ctx.client.trusted;
       const decisions = decideRecipients({
@@ -84,6 +88,22 @@ export function decideStage(o: DecideStageOptions): Stage {
       }));
     },
   };
+}
+
+/** Holds the whole message (filter.malformedAction 'quarantine', the default) or refuses it with 550 5.6.0. */
+function decideMalformed(ctx: MessageContext, m: MalformedFinding, s: Settings, canHold: boolean): void {
+  const action = s['filter.malformedAction'] === 'reject' || !canHold ? 'reject' : 'quarantine';
+  ctx.trace('malformed', { stage: m.stage, reason: m.reason, action, ...(action !== s['filter.malformedAction'] ? { why: 'no quarantine store' } : {}) });
+  if (action === 'reject') {
+    ctx.reject = { code: 550, enhanced: '5.6.0', message: 'Malformed message: it cannot be parsed' };
+    return;
+  }
+  ctx.copies = [{
+    recipients: ctx.recipients,
+    hold: { category: 'malformed', score: null, symbols: [], reason: `malformed message (${m.stage}): ${m.reason}` },
+    label: 'malformed',
+    apply() {},
+  }];
 }
 
 /** Message rules' BCC: one more recipient, on the first copy for delivery. */

@@ -2,6 +2,7 @@
 // Each filter stage fills its own field; none of them acts on the message itself. The
 // decide stage reads all of them together with each recipient's policy and lists.
 import type { SpamResult } from './spam/types.ts';
+import type { MalformedFinding } from './malformed.ts';
 
 /** The categories a policy assigns actions to (Hermes's SVF policy categories), plus rules and auth. */
 export type FilterCategory = 'spam' | 'malware' | 'banned' | 'badheader';
@@ -53,4 +54,6 @@ export interface FilterFindings {
   malware?: MalwareVerdict;
   banned?: BannedAttachment[];
   rules?: RuleMatch[];
+  /** The message could not be parsed (malformed.ts); decide applies filter.malformedAction. */
+  malformed?: MalformedFinding;
 }

@@ -9,6 +9,7 @@ import type { MessageContext, SmtpReply, Stage } from '../context.ts';
 import { Bayes, SpamEngine, defaultChecks, type BayesStore, type SpamAuthResults, type SpamCheck, type SpamInput, type SpamResult } from './spam/index.ts';
 import { parsedEmail } from './attachments/message-cache.ts';
 import { Autolearner } from './autolearn.ts';
+import { noteMalformed } from './malformed.ts';
 
 export interface SpamStageOptions {
   settings: () => Settings;
@@ -91,8 +92,9 @@ export function spamStage(o: SpamStageOptions): SpamStage {
         if (auth) input.auth = auth;
       } catch (err) {
         ctx.log.warn({ err }, 'message could not be parsed for the spam checks');
+        // Not a scan failure but the message itself: decide acts on the finding.
         ctx.trace('spam', { error: `message could not be parsed: ${(err as Error).message}` });
-        ctx.reject = ALL_CHECKS_FAILED;
+        noteMalformed(ctx, 'spam', err);
         return;
       }
       const t0 = performance.now();

@@ -10,6 +10,7 @@ import { DEFAULT_RULE_SET_NAME } from './default-rules.ts';
 import { messageInspection, shareParsedEmail } from './message-cache.ts';
 import type { InspectLimits } from './inspect.ts';
 import { evaluateFileRuleSet, type FileRuleSetLookup } from './rules.ts';
+import { noteMalformed } from '../malformed.ts';
 
 export interface AttachmentStageOptions {
   /** Finds a rule set by name (FileRuleSetStore.lookup). */
@@ -34,9 +35,10 @@ export function attachmentStage(o: AttachmentStageOptions): Stage {
       try {
         files = (await messageInspection(ctx, o.limits)).files;
       } catch (err) {
-        // Mail that cannot be parsed has no files to judge; the malware stage records
-        // the failure as a scan error, so such mail is not waved through either.
+        // Mail that cannot be parsed has no files to judge; it is a malformed message,
+        // which decide holds or refuses (filter.malformedAction), so it is not waved through.
         ctx.trace('attachments', { error: `message could not be parsed: ${(err as Error).message}` });
+        noteMalformed(ctx, 'attachments', err);
         ctx.findings.banned = [];
         return;
       }

@@ -11,6 +11,7 @@
 //   bypass     the spam checks' verdict is not applied (the spam score is not acted on)
 import type { Stage } from '../../context.ts';
 import { parsedEmail } from '../attachments/message-cache.ts';
+import { noteMalformed } from '../malformed.ts';
 import { evaluateRules } from './evaluate.ts';
 import { RuleMessage } from './message-view.ts';
 import type { RuleStore } from './rule-store.ts';
@@ -25,7 +26,15 @@ export function rulesStage(o: { store: RuleStore }): Stage {
         mailFrom: ctx.mailFrom,
         recipients: ctx.recipients.map((r) => r.address.toLowerCase()),
       });
-      const matches = await evaluateRules(rules, msg);
+      let matches;
+      try {
+        matches = await evaluateRules(rules, msg);
+      } catch (err) {
+        // Content conditions need the parsed message; one that cannot be parsed is malformed.
+        ctx.trace('rules', { error: `message could not be parsed: ${(err as Error).message}` });
+        noteMalformed(ctx, 'rules', err);
+        return;
+      }
       ctx.findings.rules = matches;
       if (matches.length) {
         ctx.trace('rules', {
