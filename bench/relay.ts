@@ -370,7 +370,7 @@ function gatewaySystem(scenario: GatewayScenario): System {
       const smtpPort = await findFreePort();
       const hermes = (args: string[]) => runHermes(args, logFile);
       const dns = await benchDnsServer();
-      await hermes(['init', '--data-dir', dataDir, '--hostname', 'mx.test.local', '--smtp-port', String(smtpPort), '--smtp-host', '127.0.0.1', '--dns', dns.server]);
+      await hermes(['init', '--data-dir', dataDir, '--hostname', 'mx.test.local', '--smtp-port', String(smtpPort), '--smtp-host', '127.0.0.1', '--http-port', String(await findFreePort()), '--http-host', '127.0.0.1', '--dns', dns.server]);
       await scenario.prepare({ dataDir, smtpPort, sinkPort, hermes });
       // Logs go to a file, not through this process, so reading them costs the bench nothing.
       const fd = openSync(logFile, 'a');

@@ -41,6 +41,8 @@ import { SpoolSpace } from './spool/free-space.ts';
 import { IndexWriter } from './trace/index-writer.ts';
 import { SmtpClientPool } from './delivery/smtp-client.ts';
 import { DeliveryScheduler } from './delivery/scheduler.ts';
+import { startHttpServer, type RunningHttpServer } from './http/server.ts';
+import { loadMasterKey, type MasterKey } from './keys/master-key.ts';
 
 export interface GatewayOptions {
   config: LoadedConfig;
@@ -63,6 +65,8 @@ export class Gateway {
   /** The stage list (read by bench/pipeline.ts, which times each stage). */
   readonly pipeline: Pipeline;
   #purge: { stop(): void } | null = null;
+  #http: RunningHttpServer | null = null;
+  #masterKey: MasterKey | null = null;
   readonly #pool: SmtpClientPool;
   readonly #indexDb: Db;
   readonly #log: Logger;
@@ -222,11 +226,38 @@ export class Gateway {
     // startupMs: from this process's start to the listener being open (the figure an
     // admin waits through after `hermes start` or a worker restart).
     this.#log.info({ host: this.#config.smtp.mx.host, port: this.mx.address.port, hostname: this.#config.hostname, startupMs: Math.round(performance.now()) }, 'SMTP listening');
+    await this.#startHttp();
+  }
+
+  /** The HTTPS console and API; in a cluster each worker listens on the shared port. */
+  async #startHttp(): Promise<void> {
+    const c = this.#config;
+    this.#http = await startHttpServer({
+      host: c.http.host,
+      port: c.http.port,
+      tls: { key: readFileSync(c.tls.key), cert: readFileSync(c.tls.cert) },
+      ctx: {
+        db: this.db,
+        config: c,
+        log: this.#log,
+        masterKey: () => (this.#masterKey ??= loadMasterKey(c.masterKeyFile)),
+        settings: async () => (await this.policy.current()).settings,
+        gateway: this,
+        smtpListening: () => this.mx.listening,
+      },
+    });
+    this.#log.info({ host: c.http.host, port: this.#http.port }, 'HTTPS console and API listening');
+  }
+
+  /** The port the HTTPS server listens on (null before start). */
+  get httpPort(): number | null {
+    return this.#http?.port ?? null;
   }
 
   /** Graceful stop: no new sessions; running sessions and deliveries get `deadlineMs`. */
   async stop(deadlineMs = 10_000): Promise<void> {
     const t0 = Date.now();
+    await this.#http?.close();
     await this.mx.close(deadlineMs);
     await this.scheduler.stop(Math.max(1000, deadlineMs - (Date.now() - t0)));
     this.#pool.close();

@@ -13,6 +13,8 @@ export interface InitOptions {
   hostname?: string;
   smtpPort?: string;
   smtpHost?: string;
+  httpPort?: string;
+  httpHost?: string;
   dns?: string;
 }
 
@@ -34,6 +36,8 @@ export async function initDataDir(o: InitOptions, say: (s: string) => void = con
   if (o.hostname) cfg.hostname = o.hostname;
   if (o.smtpPort) cfg.smtp.mx.port = parsePort(o.smtpPort);
   if (o.smtpHost) cfg.smtp.mx.host = o.smtpHost;
+  if (o.httpPort) cfg.http.port = parsePort(o.httpPort);
+  if (o.httpHost) cfg.http.host = o.httpHost;
   if (o.dns) cfg.dnsServers = o.dns.split(',').map((s) => s.trim()).filter(Boolean);
   writeConfig(o.dataDir, cfg);
   const loaded = loadConfig(o.dataDir);
@@ -51,6 +55,7 @@ export async function initDataDir(o: InitOptions, say: (s: string) => void = con
     await db.destroy();
   }
   say(`SMTP listener   ${loaded.smtp.mx.host}:${loaded.smtp.mx.port} as ${loaded.hostname}`);
+  say(`HTTPS console   https://${loaded.http.host}:${loaded.http.port}/ (API /api/v1, reference /api/docs)`);
 }
 
 function parsePort(s: string): number {
@@ -67,6 +72,8 @@ export function registerInit(program: Command): void {
       .option('--hostname <name>', 'host name the gateway announces (default: this machine\'s)')
       .option('--smtp-port <port>', 'port of the MX listener (default 25)')
       .option('--smtp-host <address>', 'address of the MX listener (default 0.0.0.0)')
+      .option('--http-port <port>', 'port of the HTTPS console and API (default 8443)')
+      .option('--http-host <address>', 'address of the HTTPS console and API (default 0.0.0.0)')
       .option('--dns <servers>', 'comma-separated DNS servers (ip or ip:port); default: the system\'s'),
   ).action(async (o: InitOptions) => {
     await initDataDir(o);

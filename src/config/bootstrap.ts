@@ -14,6 +14,8 @@ export interface BootstrapConfig {
   smtp: {
     mx: ListenerConfig;
   };
+  /** The HTTPS server: REST API, API reference and admin console (certificate: tls). */
+  http: ListenerConfig;
   storage: {
     /** SQLite database file (relative paths are relative to the data directory). */
     database: string;
@@ -39,6 +41,7 @@ export function defaultBootstrap(hostname: string): BootstrapConfig {
   return {
     hostname,
     smtp: { mx: { host: '0.0.0.0', port: 25 } },
+    http: { host: '0.0.0.0', port: 8443 },
     storage: { database: 'hermes.db', spool: 'spool', data: 'data', archive: 'archive' },
     tls: { cert: 'tls/cert.pem', key: 'tls/key.pem' },
     masterKeyFile: 'keys/master.key',
@@ -100,6 +103,7 @@ function mergeDefaults(raw: Partial<BootstrapConfig>): BootstrapConfig {
     ...d,
     ...raw,
     smtp: { mx: { ...d.smtp.mx, ...raw.smtp?.mx } },
+    http: { ...d.http, ...raw.http },
     storage: { ...d.storage, ...raw.storage },
     tls: { ...d.tls, ...raw.tls },
     log: { ...d.log, ...raw.log },

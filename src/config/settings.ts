@@ -134,6 +134,14 @@ export interface Settings {
   'external.rspamdOnError': 'ignore' | 'tempfail';
   /** Larger messages are not sent to the external engines (*_SKIPPED); spamc's own default is 500 KB. */
   'external.maxScanBytes': number;
+
+  // ---- Console and API accounts.
+  /** A console session ends after this many minutes without a request. */
+  'console.sessionIdleMinutes': number;
+  /** ... and this many hours after login, whatever its use. */
+  'console.sessionMaxHours': number;
+  /** Roles whose users must use TOTP 2FA (sent to enrolment after login until they do). */
+  'console.require2faRoles': string[];
 }
 
 export interface AuthBypassList {
@@ -201,6 +209,9 @@ export const SETTINGS_DEFAULTS: Settings = {
   'external.rspamdTimeoutMs': 15_000,
   'external.rspamdOnError': 'ignore',
   'external.maxScanBytes': 1024 * 1024,
+  'console.sessionIdleMinutes': 30,
+  'console.sessionMaxHours': 12,
+  'console.require2faRoles': [],
 };
 
 export type SettingKey = keyof Settings;
@@ -309,7 +320,19 @@ function externalTimeout(key: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 100 || value > 120_000) throw new Error(`${key} must be a number of milliseconds between 100 and 120000`);
 }
 
+function wholeNumberIn(min: number, max: number) {
+  return (key: string, value: unknown) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new Error(`${key} must be a whole number from ${min} to ${max}`);
+  };
+}
+
 const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => void>> = {
+  'console.sessionIdleMinutes': wholeNumberIn(1, 24 * 60),
+  'console.sessionMaxHours': wholeNumberIn(1, 24 * 30),
+  'console.require2faRoles': (key, value) => {
+    const roles = ['admin', 'domain-admin', 'helpdesk', 'auditor'];
+    if (!Array.isArray(value) || value.some((r) => !roles.includes(r as string))) throw new Error(`${key} must be a list of roles among ${roles.join(', ')}`);
+  },
   'malware.clamd': (key, value) => {
     if (value === null) return;
     if (typeof value !== 'string') throw new Error(`${key} must be "unix:/path/to/clamd.sock", "tcp:host:port" or null`);

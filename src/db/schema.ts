@@ -272,6 +272,10 @@ export interface Database {
   bayes_learned: BayesLearnedTable;
   bayes_totals: BayesTotalsTable;
   audit_log: AuditLogTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  api_tokens: ApiTokensTable;
+  login_throttle: LoginThrottleTable;
 }
 
 export type MessageRow = Selectable<MessagesTable>;
@@ -288,3 +292,59 @@ export type MessageRuleRow = Selectable<MessageRulesTable>;
 export type FilterPolicyRow = Selectable<FilterPoliciesTable>;
 export type FilterListRow = Selectable<FilterListsTable>;
 export type AuditLogRow = Selectable<AuditLogTable>;
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  role: string;
+  domains_json: string | null;
+  password_hash: string;
+  must_change_password: number;
+  totp_secret_sealed: string | null;
+  totp_enabled: number;
+  recovery_codes_json: string | null;
+  disabled: number;
+  created_at: number;
+  updated_at: number;
+  last_login_at: number | null;
+  last_login_address: string | null;
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  address: string | null;
+  user_agent: string | null;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  secret_hash: string;
+  role: string;
+  domains_json: string | null;
+  expires_at: number | null;
+  allowed_cidrs_json: string | null;
+  created_by: string;
+  created_at: number;
+  last_used_at: number | null;
+  last_used_address: string | null;
+  revoked_at: number | null;
+}
+
+export interface LoginThrottleTable {
+  key: string;
+  failures: number;
+  first_failure_at: number;
+  locked_until: number | null;
+  lock_count: number;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type ApiTokenRow = Selectable<ApiTokensTable>;
+export type LoginThrottleRow = Selectable<LoginThrottleTable>;

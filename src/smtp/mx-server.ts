@@ -117,6 +117,10 @@ export class MxServer {
     });
   }
 
+  get listening(): boolean {
+    return (this.server as unknown as { server: import('node:net').Server }).server.listening;
+  }
+
   get address(): { port: number } {
     const a = (this.server as unknown as { server: import('node:net').Server }).server.address();
     return { port: typeof a === 'object' && a ? a.port : this.o.port };

@@ -18,6 +18,10 @@ export const HERMES_BIN = join(REPO_ROOT, 'bin/hermes.js');
 
 export interface TestGateway {
   port: number;
+  /** The HTTPS console and API port (127.0.0.1). */
+  httpPort: number;
+  /** https://127.0.0.1:<httpPort> (self-signed certificate: see test/helpers/api.ts). */
+  baseUrl: string;
   dataDir: string;
   /** A database handle for configuring and inspecting the gateway. */
   db: Db;
@@ -60,11 +64,12 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
   assertBuilt();
   const dataDir = mkdtempSync(join(o.parentDir ?? tmpdir(), 'hermes-test-'));
   const port = await findFreePort();
+  const httpPort = await findFreePort();
   // Tests never ask the machine's resolvers: without a zone of its own, a gateway gets an
   // empty local DNS server (every name NXDOMAIN, answered at once).
   const ownDns = o.dnsServer ? null : await startTestDns({});
   await initDataDir(
-    { dataDir, hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', dns: o.dnsServer ?? ownDns!.server },
+    { dataDir, hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1', dns: o.dnsServer ?? ownDns!.server },
     () => {},
   );
   const db = openDatabase(loadConfig(dataDir).storage.database);
@@ -73,6 +78,8 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
 
   const gw: TestGateway = {
     port,
+    httpPort,
+    baseUrl: `https://127.0.0.1:${httpPort}`,
     dataDir,
     db,
     output: () => out,
@@ -92,6 +99,8 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
         if (child === c) child = null;
       });
       await waitForPort(port, 20_000, () => child === c);
+      // The HTTPS server starts right after the SMTP listener.
+      await waitForPort(httpPort, 20_000, () => child === c);
     },
     async stop() {
       const c = child;

@@ -1,0 +1,37 @@
+// Console and API user accounts.
+import type { Insertable, Updateable } from 'kysely';
+import type { Db } from '../database.ts';
+import type { UserRow, UsersTable } from '../schema.ts';
+
+export async function insertUser(db: Db, row: Insertable<UsersTable>): Promise<void> {
+  await db.insertInto('users').values(row).execute();
+}
+
+export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findUserByName(db: Db, username: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('username', '=', username.toLowerCase()).executeTakeFirst();
+}
+
+export async function updateUser(db: Db, id: string, changes: Updateable<UsersTable>): Promise<void> {
+  await db.updateTable('users').set(changes).where('id', '=', id).execute();
+}
+
+export async function deleteUser(db: Db, id: string): Promise<void> {
+  await db.deleteFrom('users').where('id', '=', id).execute();
+}
+
+/** Users ordered by name, after `afterName` (keyset cursor). */
+export async function listUsers(db: Db, f: { afterName?: string; role?: string }, limit: number): Promise<UserRow[]> {
+  let q = db.selectFrom('users').selectAll();
+  if (f.afterName !== undefined) q = q.where('username', '>', f.afterName);
+  if (f.role) q = q.where('role', '=', f.role);
+  return q.orderBy('username').limit(limit).execute();
+}
+
+export async function countAdmins(db: Db): Promise<number> {
+  const r = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where('role', '=', 'admin').where('disabled', '=', 0).executeTakeFirst();
+  return Number(r?.n ?? 0);
+}
