@@ -98,7 +98,8 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
       c.once('exit', () => {
         if (child === c) child = null;
       });
-      await waitForPort(port, 20_000, () => child === c);
+      // Generous: a start takes ~1 s alone, but over 15 s on a 2-core box at load 19.
+      await waitForPort(port, 60_000, () => child === c);
       // The HTTPS server starts right after the SMTP listener.
       await waitForPort(httpPort, 20_000, () => child === c);
     },
