@@ -30,6 +30,7 @@ import { RuleStore } from './pipeline/filter/rules/rule-store.ts';
 import { SqlBayesStore } from './db/repos/bayes-store.ts';
 import { openQuarantine, type OpenedQuarantine } from './quarantine/open-quarantine.ts';
 import { startQuarantinePurge } from './quarantine/purge-timer.ts';
+import { startTraceRetention } from './ops/retention-timer.ts';
 import type { MessageContext } from './pipeline/context.ts';
 import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
@@ -65,6 +66,7 @@ export class Gateway {
   /** The stage list (read by bench/pipeline.ts, which times each stage). */
   readonly pipeline: Pipeline;
   #purge: { stop(): void } | null = null;
+  #traceRetention: { stop(): void } | null = null;
   #http: RunningHttpServer | null = null;
   #masterKey: MasterKey | null = null;
   readonly #pool: SmtpClientPool;
@@ -221,7 +223,10 @@ export class Gateway {
     if (resumed) this.#log.info({ deliveries: resumed }, 'resuming pending deliveries');
     this.scheduler.start();
     void this.scheduler.pollDue();
-    if (this.#node === 0) this.#purge = startQuarantinePurge({ service: this.quarantine.service, retentionDays: () => this.policy.cached().settings['quarantine.retentionDays'], log: this.#log });
+    if (this.#node === 0) {
+      this.#purge = startQuarantinePurge({ service: this.quarantine.service, retentionDays: () => this.policy.cached().settings['quarantine.retentionDays'], log: this.#log });
+      this.#traceRetention = startTraceRetention({ db: this.db, retentionDays: () => this.policy.cached().settings['retention.traceDays'], log: this.#log });
+    }
     await this.mx.listen();
     // startupMs: from this process's start to the listener being open (the figure an
     // admin waits through after `hermes start` or a worker restart).
@@ -262,6 +267,7 @@ export class Gateway {
     await this.scheduler.stop(Math.max(1000, deadlineMs - (Date.now() - t0)));
     this.#pool.close();
     this.#purge?.stop();
+    this.#traceRetention?.stop();
     await this.quarantine.close();
     await this.index.flush();
     await this.#indexDb.destroy();

@@ -26,6 +26,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ['malware'], load: async () => (await import('./malware-commands.ts')).registerMalware },
   { names: ['doctor'], load: async () => (await import('./doctor-command.ts')).registerDoctor },
   { names: ['dns'], load: async () => (await import('./dns-records-command.ts')).registerDnsRecords },
+  { names: ['install-service'], load: async () => (await import('./install-service-command.ts')).registerInstallService },
   { names: ['external'], load: async () => (await import('./external-commands.ts')).registerExternal },
 ];
 

@@ -21,6 +21,12 @@ export interface Settings {
    * quoted "@") from clients outside the relay networks; off: 554 5.7.1 at RCPT.
    */
   'smtp.allowRoutedAddresses': boolean;
+  /**
+   * Lines in DATA that end in a bare LF: 'normalize' takes them as CRLF (Postfix 3.9's
+   * default), 'reject' refuses the message with 550 5.5.2. Either way DATA ends only at
+   * CRLF.CRLF (no SMTP smuggling) and a bare CR is refused.
+   */
+  'smtp.bareLf': 'normalize' | 'reject';
   'delivery.smarthost': string | null;
   'delivery.concurrencyPerDestination': number;
   /** Port used when delivering to MX hosts (25; tests point it elsewhere). */
@@ -91,6 +97,10 @@ export interface Settings {
   /** Held messages are purged this many days after they were held (released or not). */
   'quarantine.retentionDays': number;
 
+  // ---- Retention of message traces (the index: messages, recipients, events).
+  /** Finished messages (delivered, bounced, rejected) are removed from the index this many days after they finished; queued mail never is. */
+  'retention.traceDays': number;
+
   // ---- DNS blocklists: the client IP (dnsbl) and the domains linked in the body (uribl).
   /** Query the blocklists at all (they are spam symbols; rejectZones also needs this). */
   'dnsbl.enabled': boolean;
@@ -157,6 +167,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'smtp.idleTimeoutSec': 300,
   'smtp.greetPauseMs': 0,
   'smtp.allowRoutedAddresses': false,
+  'smtp.bareLf': 'normalize',
   'delivery.smarthost': null,
   'delivery.concurrencyPerDestination': 20,
   'delivery.mxPort': 25,
@@ -190,6 +201,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'filter.malformedAction': 'quarantine',
   'filter.badHeaderSymbols': ['MISSING_FROM', 'MULTIPLE_FROM', 'MULTIPLE_DATE', 'MULTIPLE_MSGID', 'DUPLICATE_HEADER', 'HEADER_8BIT_INVALID', 'MIME_NO_BOUNDARY'],
   'quarantine.retentionDays': 30,
+  'retention.traceDays': 30,
   'dnsbl.enabled': true,
   'dnsbl.ipZones': DEFAULT_IP_ZONES,
   'dnsbl.uriZones': DEFAULT_URI_ZONES,
@@ -369,10 +381,14 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
   'spam.bayesMinSpam': wholeNumber(1, 1_000_000),
   'spam.bayesMinHam': wholeNumber(1, 1_000_000),
   'filter.malformedAction': oneOf('quarantine', 'reject'),
+  'smtp.bareLf': oneOf('normalize', 'reject'),
   'filter.badHeaderSymbols': (key, value) => {
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !/^[A-Z0-9_]+$/.test(v))) throw new Error(`${key} must be a list of symbol names, e.g. ["MISSING_FROM"]`);
   },
   'quarantine.retentionDays': (key, value) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 3650) throw new Error(`${key} must be a whole number of days between 1 and 3650`);
+  },
+  'retention.traceDays': (key, value) => {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 3650) throw new Error(`${key} must be a whole number of days between 1 and 3650`);
   },
   'dnsbl.ipZones': validateZoneList,

@@ -137,3 +137,28 @@ export class BareNewlineGuardTransform extends Transform {
     callback();
   }
 }
+
+/**
+ * smtp.bareLf = 'normalize' (Postfix 3.9's smtpd_forbid_bare_newline = normalize): a line
+ * that ends in a bare LF is taken as ending in CRLF. The end of DATA is still only
+ * CRLF.CRLF (smtp-server never ends DATA on anything else), so "<LF>.<LF>" stays content:
+ * after this it is a line holding one dot, which the next hop receives dot-stuffed. No
+ * two servers on the path can disagree about where the message ends: SMTP smuggling fails.
+ */
+export function normalizeBareLf(content: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let start = 0;
+  let lf = content.indexOf(LF);
+  while (lf !== -1) {
+    if (lf === 0 || content[lf - 1] !== CR) {
+      parts.push(content.subarray(start, lf), CRLF);
+      start = lf + 1;
+    }
+    lf = content.indexOf(LF, lf + 1);
+  }
+  if (!parts.length) return content;
+  parts.push(content.subarray(start));
+  return Buffer.concat(parts);
+}
+
+const CRLF = Buffer.from('\r\n');

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { PolicySnapshot, PolicyStore } from './relay-policy.ts';
 import { installSmtpServerPatches, smtpError } from './smtp-server-patches.ts';
 import { receptionFailureReply } from './reception-errors.ts';
-import { BareNewlineGuard } from './bare-newline-guard.ts';
+import { BareNewlineGuard, normalizeBareLf } from './bare-newline-guard.ts';
 import { normaliseIp } from './cidr.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import { finalMessage } from '../pipeline/pipeline.ts';
@@ -228,8 +228,20 @@ export class MxServer {
     });
   }
 
-  async #handleMessage(session: Session, st: SessionState, stream: SMTPServerDataStream, raw: Buffer, guard: BareNewlineGuard): Promise<string> {
+  async #handleMessage(session: Session, st: SessionState, stream: SMTPServerDataStream, received: Buffer, guard: BareNewlineGuard): Promise<string> {
     const id = newQueueId();
+    guard.finish();
+    // Bare LF lines are taken as CRLF lines (smtp.bareLf=normalize) before anything reads
+    // the message; a bare CR, or a bare LF with smtp.bareLf=reject, refuses it below.
+    let newline = guard.violation;
+    let raw = received;
+    if (newline?.kind === 'bare-lf' && st.policy.settings['smtp.bareLf'] === 'normalize' && !stream.sizeExceeded) {
+      raw = normalizeBareLf(received);
+      const again = new BareNewlineGuard();
+      again.push(raw);
+      again.finish();
+      newline = again.violation;
+    }
     const ip = normaliseIp(session.remoteAddress);
     const log = this.o.log.child({ queueId: id });
     const client = {
@@ -271,15 +283,14 @@ export class MxServer {
       // smtp-server answers 552 itself; we only keep the trace entry.
       ctx.reject = { code: 552, enhanced: '5.3.4', message: 'Message size exceeds fixed limit' };
     } else {
-      guard.finish();
-      const v = guard.violation;
+      const v = newline;
       if (v) {
         ctx.reject = {
           code: 550,
           enhanced: '5.5.2',
           message: `Error: bare ${v.kind === 'bare-lf' ? '<LF>' : '<CR>'} received (line endings must be CRLF)`,
         };
-      }
+      } else if (raw !== received) ctx.trace('bare-lf', { action: 'normalized', firstAt: guard.violation?.offset });
     }
     // Below the spool's free-space reserve: 452 before any work (stuck-mail, issue 11).
     if (!ctx.reject) await this.o.acceptor.ensureSpace(raw.length);

@@ -89,7 +89,9 @@ test('relay networks: a client inside may send to an external domain, outside ma
   assert.equal(deniedAgain.code, 554);
 });
 
-test('smuggling: <LF>.<LF> followed by a second MAIL FROM is rejected and yields no second message', async () => {
+test('smuggling with smtp.bareLf=reject: <LF>.<LF> followed by a second MAIL FROM is rejected and yields no second message', async () => {
+  await setSetting(gw.db, 'smtp.bareLf', 'reject');
+  after(() => setSetting(gw.db, 'smtp.bareLf', 'normalize'));
   const before = await sink.count();
   const smuggled =
     'From: a@outside.test\r\nTo: bob@example.com\r\nSubject: smuggle\r\n\r\nfirst part\n.\nMAIL FROM:<evil@outside.test>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: smuggled\r\n\r\nsecond\r\n.\r\n';

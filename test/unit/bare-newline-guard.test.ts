@@ -174,3 +174,11 @@ test('BareNewlineGuardTransform: clean stream, and trailing CR caught at flush',
   await pipeline(Readable.from([Buffer.from('a\r\nb\r')]), trailing, new Writable({ write: (_c, _e, cb) => cb() }));
   assert.deepEqual(trailing.violation, { kind: 'bare-cr', offset: 4 });
 });
+
+test('normalizeBareLf: LF-only line ends become CRLF, CRLF stays, a buffer without bare LF is returned as is', async () => {
+  const { normalizeBareLf } = await import('../../src/smtp/bare-newline-guard.ts');
+  assert.equal(normalizeBareLf(Buffer.from('a\nb\r\n\nc\n.\n')).toString(), 'a\r\nb\r\n\r\nc\r\n.\r\n');
+  assert.equal(normalizeBareLf(Buffer.from('\n')).toString(), '\r\n');
+  const clean = Buffer.from('a\r\nb\r\n');
+  assert.equal(normalizeBareLf(clean), clean);
+});
