@@ -5,6 +5,14 @@ import { tokenRoutes } from './tokens.ts';
 import { sessionRoutes } from './session.ts';
 import { userRoutes } from './users.ts';
 import { auditRoutes } from './audit.ts';
+import { bayesRoutes } from './bayes.ts';
+import { bodyChangeRoutes } from './body-changes.ts';
+import { dkimRoutes } from './dkim.ts';
+import { dnsblRoutes } from './dnsbl.ts';
+import { engineRoutes } from './engines.ts';
+import { fileRuleRoutes } from './filerules.ts';
+import { filterPolicyRoutes } from './filter-policies.ts';
+import { ruleRoutes } from './rules.ts';
 
 export const ROUTE_MODULES: ReadonlyArray<{ name: string; routes: RouteModule }> = [
   { name: 'health', routes: healthRoutes },
@@ -12,4 +20,12 @@ export const ROUTE_MODULES: ReadonlyArray<{ name: string; routes: RouteModule }>
   { name: 'users', routes: userRoutes },
   { name: 'tokens', routes: tokenRoutes },
   { name: 'audit', routes: auditRoutes },
+  { name: 'filter-policies', routes: filterPolicyRoutes },
+  { name: 'rules', routes: ruleRoutes },
+  { name: 'filerules', routes: fileRuleRoutes },
+  { name: 'body-changes', routes: bodyChangeRoutes },
+  { name: 'dkim', routes: dkimRoutes },
+  { name: 'dnsbl', routes: dnsblRoutes },
+  { name: 'bayes', routes: bayesRoutes },
+  { name: 'engines', routes: engineRoutes },
 ];
