@@ -7,6 +7,9 @@ import { ensureSelfSignedCert } from '../keys/self-signed-cert.ts';
 import { openDatabase } from '../db/database.ts';
 import { migrate, schemaVersion } from '../db/migrate.ts';
 import { withDataDir } from './context.ts';
+import { countUsers } from '../db/repos/users.ts';
+import { cliActor } from '../services/actor.ts';
+import { createUser } from '../services/user-service.ts';
 
 export interface InitOptions {
   dataDir: string;
@@ -51,6 +54,16 @@ export async function initDataDir(o: InitOptions, say: (s: string) => void = con
   try {
     const applied = await migrate(db);
     say(`database        ${loaded.storage.database} (schema version ${await schemaVersion(db)}${applied.length ? `, applied ${applied.join(', ')}` : ''})`);
+    // The first administrator, once: a generated password (there is no default one),
+    // printed this one time, to be changed at the first sign-in.
+    if ((await countUsers(db)) === 0) {
+      const { password } = await createUser(db, cliActor(), { username: 'admin', role: 'admin' });
+      say(`administrator   admin (created)`);
+      say(`  FIRST LOGIN PASSWORD for "admin": ${password}`);
+      say(`  (shown only this once; you must change it at the first sign-in; lost it? hermes admin reset-password admin)`);
+    } else {
+      say(`administrator   accounts exist (kept)`);
+    }
   } finally {
     await db.destroy();
   }

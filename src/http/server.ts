@@ -37,7 +37,6 @@ export async function buildHttpServer(o: HttpServerOptions): Promise<FastifyInst
   const app = Fastify({
     https: { key: o.tls.key, cert: o.tls.cert },
     loggerInstance: ctx.log.child({ component: 'http' }),
-    disableRequestLogging: true,
     // The client address is the socket's: no proxy headers are believed.
     trustProxy: false,
     bodyLimit: 2 * 1024 * 1024,

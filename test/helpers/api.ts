@@ -4,13 +4,13 @@
 //   const api = await startApiGateway();              // after(() => api.cleanup())
 //   const r = await api.as('auditor').get('/api/v1/tokens');   // Bearer token of that role
 //   assert.equal(r.status, 200); r.json.items ...
-//   const c = await api.login('admin');                // console session: cookie + CSRF token
+//   const c = await api.login('admin');                // console session of the admin test account: cookie + CSRF token
 //   await c.post('/api/v1/tokens', { name: 'x', role: 'auditor' });
 //   api.client()                                       // anonymous
 //   api.gw                                             // the TestGateway (db, cli(), smtp port)
 //
 // Accounts: one user per role (admin, domain-admin for example.com, helpdesk, auditor),
-// username = role name, password = PASSWORDS[role]; `api.tokens[role]` is a Bearer token
+// username = USERNAMES[role], password = PASSWORDS[role]; `api.tokens[role]` is a Bearer token
 // of that role. Requests go over HTTPS to 127.0.0.1 accepting the self-signed certificate
 // the gateway's init made (node:https with rejectUnauthorized false): loopback only.
 import { request as httpsRequest } from 'node:https';
@@ -26,6 +26,8 @@ export const PASSWORDS: Record<Role, string> = {
   helpdesk: 'Willow-lantern-4821',
   auditor: 'Copper-orchid-4821',
 };
+/** The test account of each role (init made "admin" already, with a password nobody here knows). */
+export const USERNAMES: Record<Role, string> = { admin: 'alice', 'domain-admin': 'dora', helpdesk: 'hank', auditor: 'audrey' };
 export const TEST_ROLES: readonly Role[] = ['admin', 'domain-admin', 'helpdesk', 'auditor'];
 /** The domain the test domain-admin administers. */
 export const DOMAIN_ADMIN_DOMAIN = 'example.com';
@@ -63,8 +65,8 @@ export interface ApiGateway {
   as(role: Role): ApiClient;
   /** An anonymous client (add headers yourself). */
   client(headers?: Record<string, string>): ApiClient;
-  /** Signs in through POST /api/v1/session; the client carries the cookie and CSRF token. */
-  login(username: string, password?: string, totp?: string): Promise<ApiClient & { login: ApiResponse }>;
+  /** Signs in (a role's test account, or a user name) through POST /api/v1/session; the client carries the cookie and CSRF token. */
+  login(who: Role | string, password?: string, totp?: string): Promise<ApiClient & { login: ApiResponse }>;
   cleanup(): Promise<void>;
 }
 
@@ -118,7 +120,7 @@ export async function startApiGateway(o: TestGatewayOptions = {}): Promise<ApiGa
   try {
     const cli = cliActor();
     for (const role of TEST_ROLES) {
-      await createUser(gw.db, cli, { username: role, role, password: PASSWORDS[role], domains: role === 'domain-admin' ? [DOMAIN_ADMIN_DOMAIN] : null });
+      await createUser(gw.db, cli, { username: USERNAMES[role], role, password: PASSWORDS[role], domains: role === 'domain-admin' ? [DOMAIN_ADMIN_DOMAIN] : null });
     }
     const tokens = {} as Record<Role, string>;
     for (const role of TEST_ROLES) {
@@ -132,9 +134,11 @@ export async function startApiGateway(o: TestGatewayOptions = {}): Promise<ApiGa
       tokens,
       as: (role) => makeClient(baseUrl, { authorization: `Bearer ${tokens[role]}` }),
       client: (headers = {}) => makeClient(baseUrl, headers),
-      async login(username, password, totp) {
+      async login(who, password, totp) {
         const anon = makeClient(baseUrl);
-        const r = await anon.post('/api/v1/session', { username, password: password ?? PASSWORDS[username as Role], ...(totp ? { totp } : {}) });
+        const role = (TEST_ROLES as readonly string[]).includes(who) ? (who as Role) : null;
+        const username = role ? USERNAMES[role] : who;
+        const r = await anon.post('/api/v1/session', { username, password: password ?? (role ? PASSWORDS[role] : ''), ...(totp ? { totp } : {}) });
         const cookie = sessionCookieOf(r);
         const c = makeClient(baseUrl, cookie ? { cookie, 'x-csrf-token': String(r.json?.csrfToken ?? '') } : {});
         return Object.assign(c, { login: r });

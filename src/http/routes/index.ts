@@ -9,9 +9,22 @@ import { traceRoutes } from './trace.ts';
 import { quarantineRoutes } from './quarantine.ts';
 import { listsRoutes } from './lists.ts';
 import { dashboardRoutes } from './dashboard.ts';
+import { sessionRoutes } from './session.ts';
+import { userRoutes } from './users.ts';
+import { auditRoutes } from './audit.ts';
+import { bayesRoutes } from './bayes.ts';
+import { bodyChangeRoutes } from './body-changes.ts';
+import { dkimRoutes } from './dkim.ts';
+import { dnsblRoutes } from './dnsbl.ts';
+import { engineRoutes } from './engines.ts';
+import { fileRuleRoutes } from './filerules.ts';
+import { filterPolicyRoutes } from './filter-policies.ts';
+import { ruleRoutes } from './rules.ts';
 
 export const ROUTE_MODULES: ReadonlyArray<{ name: string; routes: RouteModule }> = [
   { name: 'health', routes: healthRoutes },
+  { name: 'session', routes: sessionRoutes },
+  { name: 'users', routes: userRoutes },
   { name: 'tokens', routes: tokenRoutes },
   { name: 'relay-policy', routes: relayPolicyRoutes },
   { name: 'settings', routes: settingsRoutes },
@@ -20,4 +33,13 @@ export const ROUTE_MODULES: ReadonlyArray<{ name: string; routes: RouteModule }>
   { name: 'quarantine', routes: quarantineRoutes },
   { name: 'lists', routes: listsRoutes },
   { name: 'dashboard', routes: dashboardRoutes },
+  { name: 'audit', routes: auditRoutes },
+  { name: 'filter-policies', routes: filterPolicyRoutes },
+  { name: 'rules', routes: ruleRoutes },
+  { name: 'filerules', routes: fileRuleRoutes },
+  { name: 'body-changes', routes: bodyChangeRoutes },
+  { name: 'dkim', routes: dkimRoutes },
+  { name: 'dnsbl', routes: dnsblRoutes },
+  { name: 'bayes', routes: bayesRoutes },
+  { name: 'engines', routes: engineRoutes },
 ];
