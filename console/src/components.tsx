@@ -118,11 +118,14 @@ export function useAction(): { busy: boolean; error: unknown; run: (fn: () => Pr
 
 export function Field(p: { label: string; hint?: string; children: ComponentChildren }) {
   return (
-    <label class="field">
-      <span class="label">{p.label}</span>
-      {p.children}
+    // The hint sits outside the <label>, so the field's accessible name is its label alone.
+    <div class="field">
+      <label>
+        <span class="label">{p.label}</span>
+        {p.children}
+      </label>
       {p.hint && <span class="hint">{p.hint}</span>}
-    </label>
+    </div>
   );
 }
 

@@ -75,7 +75,7 @@ test('a relay domain added in the console accepts mail, and the message is in th
   await screenshot(page, '04-domains-empty');
   const form = page.getByRole('form', { name: 'Add a relay domain' });
   await form.getByLabel('Domain').fill('example.com');
-  await form.getByLabel('Next hop').fill(`127.0.0.1:${sink.port}`);
+  await form.getByLabel('Next hop', { exact: true }).fill(`127.0.0.1:${sink.port}`);
   await form.getByRole('button', { name: 'Add domain' }).click();
   await page.getByTestId('domains').getByText('example.com').waitFor();
   await screenshot(page, '05-domains');
