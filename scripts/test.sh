@@ -31,6 +31,9 @@ status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -E '^ℹ pass [0-9]+' "$out" | awk '{print $3}' | tail -1)
 failed=$(grep -E '^ℹ fail [0-9]+' "$out" | awk '{print $3}' | tail -1)
+# A cancelled test (a file that timed out) is a failure too.
+cancelled=$(grep -E '^ℹ cancelled [0-9]+' "$out" | awk '{print $3}' | tail -1)
+failed=$(( ${failed:-0} + ${cancelled:-0} ))
 rm -f "$out"
 echo "${passed:-0} passed, ${failed:-0} failed"
 exit "$status"
