@@ -93,7 +93,7 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
       c.once('exit', () => {
         if (child === c) child = null;
       });
-      await waitForPort(port, 20_000, () => child === c);
+      await waitForPort(port, 60_000, () => child === c);
       // The HTTPS server starts right after the SMTP listener.
       await waitForPort(httpPort, 20_000, () => child === c);
     },
