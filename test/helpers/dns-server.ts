@@ -23,7 +23,9 @@ export interface TestRecords {
   RCODE?: 'SERVFAIL' | 'REFUSED';
 }
 
-/** name (lowercase, no trailing dot; matched case-insensitively anyway) → records */
+/** name (lowercase, no trailing dot; matched case-insensitively anyway) → records.
+ *  A name "*.example.test" is a wildcard (RFC 4592): it answers for any name below
+ *  example.test whose closest existing ancestor is example.test itself. */
 export type TestZone = Record<string, TestRecords>;
 
 export interface TestDns {
@@ -173,7 +175,7 @@ function answer(request: Request, zone: Map<string, TestRecords>, ttl: number): 
     return response;
   }
   let name = norm(question.name);
-  let recs = zone.get(name);
+  let recs = zone.get(name) ?? wildcardFor(name, zone);
   if (!recs) {
     response.header.rcode = RCODE.NXDOMAIN;
     return response;
@@ -224,6 +226,18 @@ function answer(request: Request, zone: Map<string, TestRecords>, ttl: number): 
       break; // known name, type we do not serve: NOERROR with no answers (NODATA)
   }
   return response;
+}
+
+/** RFC 4592 4.3: the records of "*.<closest encloser>", if the closest existing ancestor has one. */
+function wildcardFor(name: string, zone: Map<string, TestRecords>): TestRecords | undefined {
+  const labels = name.split('.');
+  for (let i = 1; i < labels.length; i++) {
+    const ancestor = labels.slice(i).join('.');
+    const wild = zone.get(`*.${ancestor}`);
+    if (wild) return wild;
+    if (zone.has(ancestor)) return undefined;
+  }
+  return undefined;
 }
 
 function rr(name: string, type: number, ttl: number, data: Partial<InstanceType<typeof Packet.Resource>>) {

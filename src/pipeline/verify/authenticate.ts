@@ -17,6 +17,9 @@ import arcMod from 'mailauth/lib/arc/index.js';
 import verifyDmarc from 'mailauth/lib/dmarc/verify.js';
 import tools from 'mailauth/lib/tools.js';
 import parseDkimHeaders from 'mailauth/lib/parse-dkim-headers.js';
+import { chainHasEd25519Seal, verifyArcSeals } from './arc-seal-verify.ts';
+import { pkcs1KeyResolver } from './dkim-key-pkcs1.ts';
+import { spfIncludeMacroResolver } from './spf-include-macros.ts';
 
 const { dkimVerify } = dkimVerifyMod;
 const { spf: mailauthSpf } = spfMod;
@@ -246,10 +249,11 @@ export interface SpfInput {
 
 /** RFC 7208 check_host() for MAIL FROM (or HELO for the null sender). Usable on its own at MAIL FROM time. */
 export async function checkSpf(input: SpfInput, failures: DnsTempFailure[] = []): Promise<SpfVerdict> {
-  const resolver = trackedResolver(input.resolver, 'spf', failures, input.lookupTimeoutMs ?? 20_000);
   let helo = input.helo || input.clientIp;
   if (isIP(helo)) helo = `[${helo}]`;
   const mailFrom = input.mailFrom.trim();
+  const topDomain = mailFrom ? domainOf(mailFrom) : helo;
+  const resolver = spfIncludeMacroResolver(trackedResolver(input.resolver, 'spf', failures, input.lookupTimeoutMs ?? 20_000), topDomain);
   const res: SpfResult = await mailauthSpf({
     sender: mailFrom || undefined,
     ip: input.clientIp,
@@ -309,9 +313,39 @@ function keyRecordProblem(row: DkimVerifyResultRow & { rr?: string }): string | 
   return null;
 }
 
+/**
+ * RFC 6376 6.1.1: the domain of i= MUST be d= or a subdomain of it, else the signature
+ * is a PERMFAIL. mailauth 4.9.5 (lib/dkim/dkim-verifier.js) never reads i=, so a
+ * key of example.com could vouch for an identity (i=joe@football.example) under another
+ * domain. See docs/upstream-mailauth.md.
+ */
+export function identityProblem(iTag: unknown, signingDomain: string): string | null {
+  if (iTag === undefined || iTag === null) return null;
+  const i = String(iTag).trim();
+  const at = i.lastIndexOf('@');
+  if (at < 0) return 'malformed i= tag (no @)';
+  const norm = (x: string) => x.toLowerCase().replace(/\.$/, '');
+  const iDomain = norm(i.slice(at + 1));
+  const d = norm(signingDomain);
+  if (iDomain === d || iDomain.endsWith(`.${d}`)) return null;
+  return `i= domain ${iDomain || '(empty)'} is not d=${d} or a subdomain of it`;
+}
+
+/** The i= of each DKIM-Signature, by its b= value (how mailauth's result rows are told apart). */
+function identitiesBySignature(res: DkimVerifyResult): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const h of res.headers?.parsed ?? []) {
+    if (h.key !== 'dkim-signature') continue;
+    const p = parseDkimHeaders(h.line).parsed ?? {};
+    if (p.b?.value !== undefined) out.set(String(p.b.value), p.i?.value);
+  }
+  return out;
+}
+
 function dkimRowsToVerdicts(res: DkimVerifyResult): DkimSignatureVerdict[] {
   const out: DkimSignatureVerdict[] = [];
   const seen = new Set<string>();
+  const identities = identitiesBySignature(res);
   for (const row of res.results) {
     if (!row.signingDomain && row.status.result === 'none') continue; // "message not signed"
     let { result, comment } = mapDkimRow(row);
@@ -320,6 +354,11 @@ function dkimRowsToVerdicts(res: DkimVerifyResult): DkimSignatureVerdict[] {
       result = 'permerror';
       comment = keyProblem;
     }
+    const idProblem = row.signature !== undefined ? identityProblem(identities.get(row.signature), row.signingDomain ?? '') : null;
+    if (idProblem) {
+      result = 'permerror';
+      comment = idProblem;
+    }
     const status = { ...row.status, result, comment: comment ?? (false as const) };
     const v: DkimSignatureVerdict = {
       result,
@@ -327,7 +366,7 @@ function dkimRowsToVerdicts(res: DkimVerifyResult): DkimSignatureVerdict[] {
       selector: row.selector ?? '',
       algorithm: row.algo ?? '',
       canonicalization: row.format ?? 'simple/simple',
-      aligned: !!row.status.aligned,
+      aligned: !!row.status.aligned && !idProblem,
       info: formatAuthHeaderRow('dkim', status),
     };
     if (comment) v.comment = comment;
@@ -562,12 +601,16 @@ async function evaluateArc(ph: Phase, dkimRes: DkimVerifyResult, fromDomain: str
     return verdict;
   }
 
-  const arcRes = await mailauthArc(chainData, {
-    resolver: trackedResolver(ph.input.resolver, 'arc', ph.failures, ph.timeoutMs),
+  const arcOpts = {
+    resolver: pkcs1KeyResolver(trackedResolver(ph.input.resolver, 'arc', ph.failures, ph.timeoutMs)),
     minBitLength: ph.minBitLength,
-  });
-  let result = arcRes.status.result as ArcResultValue;
-  let comment = typeof arcRes.status.comment === 'string' ? arcRes.status.comment : undefined;
+  };
+  // mailauth checks Ed25519 seals over the wrong bytes (see arc-seal-verify.ts): such
+  // chains get their seal step from us; everything else is mailauth's.
+  const arcStatus =
+    !chainData.error && chainHasEd25519Seal(chainData) ? await verifyArcSeals(chainData, arcOpts) : (await mailauthArc(chainData, arcOpts)).status;
+  let result = arcStatus.result as ArcResultValue;
+  let comment = typeof arcStatus.comment === 'string' ? arcStatus.comment : undefined;
   if (result === 'pass' && lastEntry) {
     // Every ARC-Seal is verified, and the newest ARC-Message-Signature: all must be well-formed.
     for (const set of chainData.chain || []) {
@@ -703,7 +746,7 @@ export async function verifyMessage(input: VerifyInput): Promise<AuthVerdict> {
   // DKIM (this pass also checks the newest ARC-Message-Signature and parses the ARC chain).
   const [dkimRes, spf] = await Promise.all([
     dkimVerify(withoutBodyIfUnsigned(input.raw), {
-      resolver: trackedResolver(input.resolver, 'dkim', ph.failures, ph.timeoutMs),
+      resolver: pkcs1KeyResolver(trackedResolver(input.resolver, 'dkim', ph.failures, ph.timeoutMs)),
       ...(mailFrom ? { sender: mailFrom } : {}),
       minBitLength: ph.minBitLength,
       ...(input.now ? { curTime: input.now } : {}),

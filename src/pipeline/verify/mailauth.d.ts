@@ -45,6 +45,12 @@ declare module 'mailauth/lib/tools.js' {
     ): AlignmentEntry | false;
     getPrivateKey(key: string | Buffer): import('node:crypto').KeyObject;
     formatRelaxedLine(line: Buffer | string, suffix?: string): Buffer;
+    getPublicKey(
+      type: 'DKIM' | 'ARC' | 'AS',
+      name: string,
+      minBitLength: number | undefined,
+      resolver: (name: string, rrtype: string) => Promise<unknown>,
+    ): Promise<{ publicKey: string | Buffer; rr: string; modulusLength?: number }>;
     TLDTS_OPTS: { allowIcannDomains: boolean; allowPrivateDomains: boolean };
   };
   export default tools;
