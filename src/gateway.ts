@@ -31,7 +31,8 @@ import { SqlBayesStore } from './db/repos/bayes-store.ts';
 import { openQuarantine, type OpenedQuarantine } from './quarantine/open-quarantine.ts';
 import { startQuarantinePurge } from './quarantine/purge-timer.ts';
 import { startTraceRetention } from './ops/retention-timer.ts';
-import type { MessageContext } from './pipeline/context.ts';
+import { GatewayMetrics } from './ops/metrics/gateway-metrics.ts';
+import type { MessageContext, Stage } from './pipeline/context.ts';
 import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
@@ -63,6 +64,8 @@ export class Gateway {
   readonly scheduler: DeliveryScheduler;
   readonly mx: MxServer;
   readonly quarantine: OpenedQuarantine;
+  /** Prometheus metrics of this worker (served at /metrics). */
+  readonly metrics: GatewayMetrics;
   /** The stage list (read by bench/pipeline.ts, which times each stage). */
   readonly pipeline: Pipeline;
   #purge: { stop(): void } | null = null;
@@ -91,7 +94,8 @@ export class Gateway {
     // The index writer has a connection of its own without a busy timeout (it retries on
     // a timer); see IndexWriter.
     this.#indexDb = openDatabase(config.storage.database, { synchronous: 'NORMAL', busyTimeoutMs: 0 });
-    this.index = new IndexWriter(this.#indexDb, log);
+    this.metrics = new GatewayMetrics({ db, certFile: config.tls.cert, node });
+    this.index = new IndexWriter(this.#indexDb, log, { observer: this.metrics });
     const space = new SpoolSpace(config.storage.spool, () => policy.cached().settings['spool.minFreeBytes'], log);
     const acceptor = new Acceptor(this.spool, this.index, log, space);
     // The stage list, in this order: verify on the bytes as received; the early refusals
@@ -123,6 +127,7 @@ export class Gateway {
       const reasons = ctx.recipients.map((r) => ctx.lists?.recipients.get(r.address.toLowerCase())?.skipSpam ?? (cfg.policies.resolve(r.address).policy.spamChecks ? null : 'policy'));
       return reasons.every((x) => x) ? `no recipient wants spam checks (${[...new Set(reasons)].join('; ')})` : null;
     };
+    const timed = (stage: Stage) => this.metrics.timed(stage);
     const pipeline = (this.pipeline = new Pipeline(
       [
         verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
@@ -155,12 +160,12 @@ export class Gateway {
             routeFor: (a) => policy.cached().routeFor(a),
           }),
         ),
-      ],
+      ].map(timed),
       [
         modifyStage({ config: new BodyConfigStore(db, serial), relayDomains: () => policy.cached().domains }),
         dkimSignStage({ keys }),
         arcSealStage({ authservId: config.hostname, keys, settings: currentSettings, resolver: dns.resolve }),
-      ],
+      ].map(timed),
     ));
     this.#pool = new SmtpClientPool({
       hostname: config.hostname,

@@ -24,6 +24,12 @@ const DEFAULT_GROUP_WINDOW_MS = 2;
 const BUSY_RETRY_MS = 1;
 const BUSY_GIVE_UP_MS = 10_000;
 
+/** Sees every record as it is queued for writing (the metrics count from it). */
+export interface IndexObserver {
+  observeMessage(msg: NewMessage, events: readonly NewEvent[]): void;
+  observeEvent(type: string): void;
+}
+
 export class IndexWriter {
   #messages: NewMessage[] = [];
   #recipients: NewRecipient[] = [];
@@ -38,19 +44,24 @@ export class IndexWriter {
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
-    opts: { groupWindowMs?: number } = {},
+    opts: { groupWindowMs?: number; observer?: IndexObserver } = {},
   ) {
     this.#windowMs = opts.groupWindowMs ?? DEFAULT_GROUP_WINDOW_MS;
+    this.#observer = opts.observer ?? null;
   }
+
+  readonly #observer: IndexObserver | null;
 
   insertMessage(msg: NewMessage, recipients: NewRecipient[], events: NewEvent[]): Promise<void> {
     this.#messages.push(msg);
     for (const r of recipients) this.#recipients.push(r);
     for (const e of events) this.#events.push(e);
+    this.#observer?.observeMessage(msg, events);
     return this.#wait();
   }
 
   event(messageId: string, type: string, detail?: unknown, recipient?: string | null): void {
+    this.#observer?.observeEvent(type);
     this.#events.push({
       message_id: messageId,
       at: Date.now(),

@@ -20,6 +20,7 @@ import { engineRoutes } from './engines.ts';
 import { fileRuleRoutes } from './filerules.ts';
 import { filterPolicyRoutes } from './filter-policies.ts';
 import { ruleRoutes } from './rules.ts';
+import { metricsRoutes } from './metrics.ts';
 
 export const ROUTE_MODULES: ReadonlyArray<{ name: string; routes: RouteModule }> = [
   { name: 'health', routes: healthRoutes },
@@ -42,4 +43,5 @@ export const ROUTE_MODULES: ReadonlyArray<{ name: string; routes: RouteModule }>
   { name: 'dnsbl', routes: dnsblRoutes },
   { name: 'bayes', routes: bayesRoutes },
   { name: 'engines', routes: engineRoutes },
+  { name: 'metrics', routes: metricsRoutes },
 ];
