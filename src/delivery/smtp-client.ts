@@ -69,7 +69,10 @@ export class SmtpClientPool {
     const remote = `${dest.name}[${dest.address}]:${dest.port}`;
     let reusable = true;
     try {
-      const result = await sendOn(pc.conn, envelope, message);
+      const eightBit = hasEightBitBytes(message);
+      const refused = needsUnsupportedExtension(pc.conn, envelope, eightBit);
+      if (refused) return { remote, tls: pc.secure, recipients: envelope.to.map((a) => ({ address: a, outcome: 'bounced', ...refused })) };
+      const result = await sendOn(pc.conn, envelope, message, eightBit);
       return { remote, tls: pc.secure, recipients: outcomes(envelope.to, result) };
     } catch (err) {
       const e = err as SmtpError;
@@ -242,10 +245,39 @@ function noDelay(conn: SMTPConnection): void {
   (conn as unknown as { _socket?: { setNoDelay?: (on: boolean) => unknown } })._socket?.setNoDelay?.(true);
 }
 
-function sendOn(conn: SMTPConnection, envelope: { from: string; to: string[] }, message: Buffer): Promise<SendInfo> {
+function sendOn(conn: SMTPConnection, envelope: { from: string; to: string[] }, message: Buffer, eightBit: boolean): Promise<SendInfo> {
   return new Promise((resolve, reject) => {
-    conn.send({ from: envelope.from, to: envelope.to }, message, (err, info) => (err ? reject(err) : resolve(info as unknown as SendInfo)));
+    // BODY=8BITMIME when the bytes need it (RFC 6152); nodemailer adds SMTPUTF8 itself
+    // when an address needs it and the server offers it.
+    const env = { from: envelope.from, to: envelope.to, use8BitMime: eightBit };
+    conn.send(env as SMTPConnection.Envelope, message, (err, info) => (err ? reject(err) : resolve(info as unknown as SendInfo)));
   });
+}
+
+function hasEightBitBytes(message: Buffer): boolean {
+  for (let i = 0; i < message.length; i++) if (message[i]! > 0x7f) return true;
+  return false;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * A next hop without the extension the message needs cannot take it, now or later, so
+ * the recipients bounce (a deterministic failure gets a permanent answer):
+ * - a UTF-8 address without SMTPUTF8 (RFC 6531 section 3.2): 5.6.7;
+ * - 8-bit content without 8BITMIME: RFC 6152 lets the client downgrade to 7 bit or
+ *   return the message; we return it (5.6.3), because re-encoding the body would break
+ *   the sender's DKIM signature and our own, and servers without 8BITMIME are rare.
+ */
+function needsUnsupportedExtension(conn: SMTPConnection, envelope: { from: string; to: string[] }, eightBit: boolean): { reply: string; status: string } | null {
+  const offered = (conn as unknown as { _supportedExtensions?: string[] })._supportedExtensions ?? [];
+  if ((NON_ASCII.test(envelope.from) || envelope.to.some((a) => NON_ASCII.test(a))) && !offered.includes('SMTPUTF8')) {
+    return { reply: '553 5.6.7 the next hop does not support SMTPUTF8, needed for a non-ASCII address', status: '5.6.7' };
+  }
+  if (eightBit && !offered.includes('8BITMIME')) {
+    return { reply: '554 5.6.3 the next hop does not support 8BITMIME, needed for 8-bit content', status: '5.6.3' };
+  }
+  return null;
 }
 
 /** The server answered (4xx/5xx to MAIL, RCPT or DATA): the connection is still usable. */
