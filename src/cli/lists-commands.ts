@@ -1,8 +1,9 @@
 // `hermes lists`: allow and block lists, global or per recipient (or domain). Changes
 // apply to running gateways from their next message.
 import type { Command } from 'commander';
-import { addListEntry, LIST_DESCRIPTIONS, LIST_NAMES, listEntries, removeListEntry } from '../db/repos/lists.ts';
-import { loadFilterConfig } from '../pipeline/decide/filter-config.ts';
+import { cliActor } from '../services/actor.ts';
+import { addToList, checkLists, LIST_DESCRIPTIONS, LIST_NAMES, listListEntries, removeFromList } from '../services/lists-service.ts';
+import { collectPages } from '../services/page.ts';
 import { printTable, withDataDir, withDb } from './context.ts';
 
 type D = { dataDir: string };
@@ -34,14 +35,14 @@ export function registerLists(program: Command): void {
       .option('--comment <text>', 'a note for admins'),
   ).action(async (list: string, entry: string, o: D & { for?: string; comment?: string }) => {
     await withDb(o.dataDir, async (db) => {
-      const r = await addListEntry(db, { list, value: entry, ...(o.for ? { owner: o.for } : {}), comment: o.comment ?? null });
+      const r = await addToList(db, cliActor(), { list, value: entry, ...(o.for ? { owner: o.for } : {}), comment: o.comment ?? null });
       console.log(`${r.list}${r.owner ? ` for ${r.owner}` : ' (global)'}: added ${r.kind} ${r.value}`);
     });
   });
   withDataDir(cmd.command('remove <list> <entry>').description('remove an entry').option('--for <recipient>', "a recipient's or domain's own list")).action(
     async (list: string, entry: string, o: D & { for?: string }) => {
       await withDb(o.dataDir, async (db) => {
-        if (!(await removeListEntry(db, { list, value: entry, ...(o.for ? { owner: o.for } : {}) }))) throw new Error(`${entry} is not on the ${list} list${o.for ? ` of ${o.for}` : ''}`);
+        if (!(await removeFromList(db, cliActor(), { list, value: entry, ...(o.for ? { owner: o.for } : {}) }))) throw new Error(`${entry} is not on the ${list} list${o.for ? ` of ${o.for}` : ''}`);
         console.log(`removed ${entry} from ${list}${o.for ? ` of ${o.for}` : ''}`);
       });
     },
@@ -56,23 +57,18 @@ export function registerLists(program: Command): void {
       .option('--dmarc-pass', 'DMARC passed for the From domain (allow entries may then match the From header)'),
   ).action(async (o: D & { from: string; to: string; ip: string; dmarcPass?: boolean }) => {
     await withDb(o.dataDir, async (db) => {
-      const { lists } = await loadFilterConfig(db, 0);
-      const from = o.from.trim().toLowerCase();
-      const v = lists.evaluate({
-        mailFrom: from,
-        clientIp: o.ip,
-        fromAddresses: [from],
-        dmarcPassDomain: o.dmarcPass ? from.slice(from.lastIndexOf('@') + 1) : null,
-        recipients: o.to.split(',').map((r) => r.trim()).filter(Boolean),
-      });
+      const v = await checkLists(db, cliActor(), { from: o.from, to: o.to.split(',').map((r) => r.trim()).filter(Boolean), ip: o.ip, ...(o.dmarcPass ? { dmarcPass: true } : {}) });
       if (v.allowAll) console.log(`every check skipped: ${v.allowAll}`);
-      for (const [rcpt, m] of v.recipients) console.log(`${rcpt}: ${m.block ? `blocked (${m.block})` : m.skipSpam ? `spam checks skipped (${m.skipSpam})` : 'no list entry applies'}`);
+      for (const { recipient: rcpt, ...m } of v.recipients) console.log(`${rcpt}: ${m.block ? `blocked (${m.block})` : m.skipSpam ? `spam checks skipped (${m.skipSpam})` : 'no list entry applies'}`);
     });
   });
   withDataDir(cmd.command('show').description('show list entries').option('--list <list>', 'only this list').option('--for <recipient>', "only this recipient's or domain's entries ('' for global)")).action(
     async (o: D & { list?: string; for?: string }) => {
       await withDb(o.dataDir, async (db) => {
-        const rows = await listEntries(db, { ...(o.list ? { list: o.list } : {}), ...(o.for !== undefined ? { owner: o.for } : {}) });
+        const entries = await collectPages((cursor, limit) => listListEntries(db, cliActor(), { ...(o.list ? { list: o.list } : {}), ...(o.for !== undefined ? { owner: o.for } : {}), ...(cursor ? { cursor } : {}), limit }));
+        // Printed in list, owner, value order as before (the service pages by id).
+        const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+        const rows = entries.sort((a, b) => cmp(a.list, b.list) || cmp(a.owner, b.owner) || cmp(a.value, b.value));
         printTable(rows.map((r) => ({ ...r, owner: r.owner || '(global)', comment: r.comment ?? '' })), ['list', 'owner', 'kind', 'value', 'comment']);
       });
     },

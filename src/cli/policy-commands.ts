@@ -1,18 +1,14 @@
 // Relay policy from the command line: domains, recipients, networks, settings. Changes
 // apply to running gateways at their next SMTP session, without a restart.
 import type { Command } from 'commander';
-import {
-  addRelayNetwork,
-  addRelayRecipient,
-  listRelayDomains,
-  listRelayNetworks,
-  listRelayRecipients,
-  removeRelayDomain,
-  removeRelayNetwork,
-  removeRelayRecipient,
-  upsertRelayDomain,
-} from '../db/repos/relay-policy.ts';
-import { loadSettings, resetSetting, setSetting, SETTINGS_DEFAULTS } from '../config/settings.ts';
+import { SETTINGS_DEFAULTS } from '../config/settings.ts';
+import { cliActor } from '../services/actor.ts';
+import { listDomains, removeDomain, saveDomain } from '../services/domains-service.ts';
+import { addNetwork, listNetworks, removeNetwork } from '../services/networks-service.ts';
+import { collectPages } from '../services/page.ts';
+import { addRecipient, listRecipients, removeRecipient } from '../services/recipients-service.ts';
+import { listSettings, resetSetting, setSetting } from '../services/settings-service.ts';
+import { clearSmarthost, setSmarthost } from '../services/smarthost-service.ts';
 import { printTable, withDataDir, withDb } from './context.ts';
 
 type D = { dataDir: string };
@@ -28,19 +24,20 @@ export function registerPolicy(program: Command): void {
       .option('--recipients <mode>', '"any" accepts every address; "specified" only those added with "recipient add"', 'any'),
   ).action(async (name: string, o: D & { nextHop?: string; requireTls?: boolean; recipients: string }) => {
     await withDb(o.dataDir, async (db) => {
-      await upsertRelayDomain(db, { domain: name, nextHop: o.nextHop ?? null, requireTls: !!o.requireTls, recipientMode: o.recipients as 'any' | 'specified' });
+      await saveDomain(db, cliActor(), { domain: name, nextHop: o.nextHop ?? null, requireTls: !!o.requireTls, recipientMode: o.recipients as 'any' | 'specified' }, 'upsert');
       console.log(`relay domain ${name.toLowerCase()}: next hop ${o.nextHop ?? 'MX lookup'}, recipients ${o.recipients}${o.requireTls ? ', TLS required' : ''}`);
     });
   });
   withDataDir(domain.command('list').description('list relay domains')).action(async (o: D) => {
     await withDb(o.dataDir, async (db) => {
-      const rows = (await listRelayDomains(db)).map((d) => ({ ...d, next_hop: d.next_hop ?? '(MX)', require_tls: d.require_tls ? 'yes' : 'no' }));
+      const domains = await collectPages((cursor, limit) => listDomains(db, cliActor(), { ...(cursor ? { cursor } : {}), limit }));
+      const rows = domains.map((d) => ({ domain: d.domain, next_hop: d.nextHop ?? '(MX)', recipient_mode: d.recipientMode, require_tls: d.requireTls ? 'yes' : 'no' }));
       printTable(rows, ['domain', 'next_hop', 'recipient_mode', 'require_tls']);
     });
   });
   withDataDir(domain.command('remove <domain>').description('remove a relay domain')).action(async (name: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      if (!(await removeRelayDomain(db, name))) throw new Error(`no relay domain ${name}`);
+      await removeDomain(db, cliActor(), name);
       console.log(`removed relay domain ${name}`);
     });
   });
@@ -48,16 +45,19 @@ export function registerPolicy(program: Command): void {
   const rcpt = program.command('recipient').description('relay recipients: valid addresses on domains with --recipients specified');
   withDataDir(rcpt.command('add <address>').description('add an address, or *@domain for the whole domain')).action(async (p: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      await addRelayRecipient(db, p);
+      await addRecipient(db, cliActor(), p);
       console.log(`added recipient ${p.toLowerCase()}`);
     });
   });
   withDataDir(rcpt.command('list').description('list relay recipients').option('--domain <domain>', 'only this domain')).action(async (o: D & { domain?: string }) => {
-    await withDb(o.dataDir, async (db) => printTable(await listRelayRecipients(db, o.domain), ['pattern', 'domain']));
+    await withDb(o.dataDir, async (db) => {
+      const rows = await collectPages((cursor, limit) => listRecipients(db, cliActor(), { ...(o.domain ? { domain: o.domain } : {}), ...(cursor ? { cursor } : {}), limit }));
+      printTable(rows.map((r) => ({ ...r })), ['pattern', 'domain']);
+    });
   });
   withDataDir(rcpt.command('remove <address>').description('remove a relay recipient')).action(async (p: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      if (!(await removeRelayRecipient(db, p))) throw new Error(`no relay recipient ${p}`);
+      await removeRecipient(db, cliActor(), p);
       console.log(`removed recipient ${p}`);
     });
   });
@@ -65,15 +65,15 @@ export function registerPolicy(program: Command): void {
   const net = program.command('network').description('relay networks: client addresses allowed to send to any destination (your own servers)');
   withDataDir(net.command('add <cidr>').description('add an IPv4 or IPv6 network, e.g. 10.0.0.0/8').option('--description <text>', 'a note for admins')).action(
     async (cidr: string, o: D & { description?: string }) => {
-      await withDb(o.dataDir, async (db) => console.log(`added relay network ${await addRelayNetwork(db, cidr, o.description)}`));
+      await withDb(o.dataDir, async (db) => console.log(`added relay network ${(await addNetwork(db, cliActor(), { cidr, description: o.description ?? null })).cidr}`));
     },
   );
   withDataDir(net.command('list').description('list relay networks')).action(async (o: D) => {
-    await withDb(o.dataDir, async (db) => printTable(await listRelayNetworks(db), ['cidr', 'description']));
+    await withDb(o.dataDir, async (db) => printTable((await collectPages((cursor, limit) => listNetworks(db, cliActor(), { ...(cursor ? { cursor } : {}), limit }))).map((n) => ({ ...n })), ['cidr', 'description']));
   });
   withDataDir(net.command('remove <cidr>').description('remove a relay network')).action(async (cidr: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      if (!(await removeRelayNetwork(db, cidr))) throw new Error(`no relay network ${cidr}`);
+      await removeNetwork(db, cliActor(), cidr);
       console.log(`removed relay network ${cidr}`);
     });
   });
@@ -81,13 +81,13 @@ export function registerPolicy(program: Command): void {
   const smarthost = program.command('smarthost').description('send outbound mail through another server instead of MX lookups');
   withDataDir(smarthost.command('set <host[:port]>').description('use this smarthost for mail to non-relay domains')).action(async (h: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      await setSetting(db, 'delivery.smarthost', h);
+      await setSmarthost(db, cliActor(), h);
       console.log(`smarthost ${h}`);
     });
   });
   withDataDir(smarthost.command('clear').description('deliver outbound mail by MX lookup again')).action(async (o: D) => {
     await withDb(o.dataDir, async (db) => {
-      await resetSetting(db, 'delivery.smarthost');
+      await clearSmarthost(db, cliActor());
       console.log('smarthost cleared: outbound mail goes to the recipients\' MX hosts');
     });
   });
@@ -95,9 +95,8 @@ export function registerPolicy(program: Command): void {
   const settings = program.command('settings').description('gateway settings held in the database');
   withDataDir(settings.command('list').description('show every setting with its current value')).action(async (o: D) => {
     await withDb(o.dataDir, async (db) => {
-      const s = await loadSettings(db);
       printTable(
-        Object.keys(SETTINGS_DEFAULTS).map((k) => ({ key: k, value: JSON.stringify(s[k as keyof typeof s]) })),
+        (await listSettings(db, cliActor())).map((s) => ({ key: s.key, value: JSON.stringify(s.value) })),
         ['key', 'value'],
       );
     });
@@ -111,14 +110,14 @@ export function registerPolicy(program: Command): void {
         parsed = value; // a bare word is taken as a string
       }
       await withDb(o.dataDir, async (db) => {
-        await setSetting(db, key, parsed);
+        await setSetting(db, cliActor(), key, parsed);
         console.log(`${key} = ${JSON.stringify(parsed)}`);
       });
     },
   );
   withDataDir(settings.command('reset <key>').description('return a setting to its default')).action(async (key: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      await resetSetting(db, key);
+      await resetSetting(db, cliActor(), key);
       console.log(`${key} reset to ${JSON.stringify(SETTINGS_DEFAULTS[key as keyof typeof SETTINGS_DEFAULTS])}`);
     });
   });

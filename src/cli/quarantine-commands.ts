@@ -2,24 +2,36 @@
 // gateway: a release is written to the spool and index, and the gateway delivers it
 // within a second or two.
 import type { Command } from 'commander';
-import { resolveQuarantineId } from '../db/repos/quarantine.ts';
-import type { QuarantineEntry } from '../db/repos/quarantine.ts';
 import { loadSettings } from '../config/settings.ts';
 import { openQuarantine } from '../quarantine/open-quarantine.ts';
 import { hamLearner } from '../quarantine/ham-learner.ts';
+import { bayesLearner } from '../quarantine/bayes-learner.ts';
 import { SqlBayesStore } from '../db/repos/bayes-store.ts';
 import type { QuarantineService } from '../quarantine/quarantine-service.ts';
 import type { Db } from '../db/database.ts';
 import type { LoadedConfig } from '../config/bootstrap.ts';
+import { cliActor } from '../services/actor.ts';
+import { collectPages } from '../services/page.ts';
+import {
+  deleteQuarantined,
+  getQuarantineItem,
+  learnQuarantined,
+  listQuarantine,
+  rawQuarantined,
+  releaseQuarantined,
+  type QuarantineDeps,
+  type QuarantineItem,
+} from '../services/quarantine-service.ts';
 import { fmtTime, printTable, withDataDir, withDb } from './context.ts';
 
 type D = { dataDir: string };
 
-async function withQuarantine<T>(dataDir: string, fn: (q: QuarantineService, db: Db, cfg: LoadedConfig) => Promise<T>): Promise<T> {
+async function withQuarantine<T>(dataDir: string, fn: (q: QuarantineService, db: Db, cfg: LoadedConfig, deps: QuarantineDeps) => Promise<T>): Promise<T> {
   return withDb(dataDir, async (db, cfg) => {
-    const q = openQuarantine({ db, config: cfg, learnHam: hamLearner(new SqlBayesStore(db)) });
+    const bayes = new SqlBayesStore(db);
+    const q = openQuarantine({ db, config: cfg, learnHam: hamLearner(bayes) });
     try {
-      return await fn(q.service, db, cfg);
+      return await fn(q.service, db, cfg, { db, store: q.service, learn: bayesLearner(bayes) });
     } finally {
       await q.close();
     }
@@ -35,7 +47,7 @@ export function parseSince(s: string, now = Date.now()): number {
   return t;
 }
 
-const recipientsOf = (e: QuarantineEntry) => e.recipients.map((r) => (r.state === 'held' ? r.address : `${r.address} (${r.state})`)).join(', ');
+const recipientsOf = (e: QuarantineItem) => e.recipients.map((r) => (r.state === 'held' ? r.address : `${r.address} (${r.state})`)).join(', ');
 
 export function registerQuarantine(program: Command): void {
   const q = program.command('quarantine').description('held messages: list, show, release, delete, purge');
@@ -50,22 +62,22 @@ export function registerQuarantine(program: Command): void {
       .option('--all', 'also released and deleted messages')
       .option('--limit <n>', 'at most this many', '100'),
   ).action(async (o: D & { recipient?: string; category?: string; since?: string; all?: boolean; limit: string }) => {
-    await withQuarantine(o.dataDir, async (svc) => {
-      const rows = await svc.list({
+    await withQuarantine(o.dataDir, async (_svc, _db, _cfg, deps) => {
+      const filter = {
         ...(o.recipient ? { recipient: o.recipient } : {}),
         ...(o.category ? { category: o.category } : {}),
-        ...(o.since ? { since: parseSince(o.since) } : {}),
-        state: o.all ? 'all' : 'held',
-        limit: Number(o.limit),
-      });
+        ...(o.since ? { from: parseSince(o.since) } : {}),
+        state: o.all ? ('all' as const) : ('held' as const),
+      };
+      const rows = await collectPages((cursor, limit) => listQuarantine(deps, cliActor(), { ...filter, ...(cursor ? { cursor } : {}), limit }), Number(o.limit));
       printTable(
         rows.map((e) => ({
           id: e.id,
-          held: fmtTime(e.held_at),
+          held: fmtTime(Date.parse(e.heldAt)),
           category: e.category,
           score: e.score ?? '-',
           state: e.state,
-          from: (e.mail_from || '<>').slice(0, 40),
+          from: (e.from || '<>').slice(0, 40),
           to: recipientsOf(e).slice(0, 60),
           subject: (e.subject ?? '').slice(0, 50),
         })),
@@ -78,33 +90,32 @@ export function registerQuarantine(program: Command): void {
   withDataDir(
     q.command('show <id>').description('show a held message: verdict, symbols, recipients; --raw prints the message itself').option('--raw', 'print the message bytes as held'),
   ).action(async (id: string, o: D & { raw?: boolean }) => {
-    await withQuarantine(o.dataDir, async (svc, db) => {
-      const qid = await resolveQuarantineId(db, id);
+    await withQuarantine(o.dataDir, async (_svc, _db, _cfg, deps) => {
       if (o.raw) {
-        process.stdout.write(await svc.raw(qid));
+        process.stdout.write(await rawQuarantined(deps, cliActor(), id));
         return;
       }
-      const e = await svc.get(qid);
+      const e = await getQuarantineItem(deps, cliActor(), id, { headers: false });
       const line = (k: string, v: unknown) => console.log(`${k.padEnd(12)}${v === null || v === undefined || v === '' ? '-' : v}`);
       line('Id', e.id);
-      line('Queue id', `${e.message_id} (see "hermes trace ${e.message_id}")`);
-      line('Received', fmtTime(e.received_at));
-      line('Held', fmtTime(e.held_at));
+      line('Queue id', `${e.queueId} (see "hermes trace ${e.queueId}")`);
+      line('Received', fmtTime(Date.parse(e.receivedAt)));
+      line('Held', fmtTime(Date.parse(e.heldAt)));
       line('State', e.state);
       line('Category', e.category);
       line('Score', e.score);
       line('Reason', e.reason);
-      line('From', e.mail_from || '<>');
-      line('Header From', e.header_from);
+      line('From', e.from || '<>');
+      line('Header From', e.headerFrom);
       line('Subject', e.subject);
-      line('Message-ID', e.message_id_header);
+      line('Message-ID', e.messageId);
       line('Size', `${e.size} bytes`);
       console.log('\nRecipients');
       printTable(
-        e.recipients.map((r) => ({ recipient: r.address, state: r.state, released: r.released_at ? `${fmtTime(r.released_at)} as ${r.released_as}` : '' })),
+        e.recipients.map((r) => ({ recipient: r.address, state: r.state, released: r.releasedAt ? `${fmtTime(Date.parse(r.releasedAt))} as ${r.releasedAs}` : '' })),
         ['recipient', 'state', 'released'],
       );
-      const symbols = JSON.parse(e.symbols) as Array<{ name: string; score: number; description?: string }>;
+      const symbols = e.symbols;
       console.log('\nSymbols');
       printTable(symbols.map((s) => ({ symbol: s.name, score: s.score, description: s.description ?? '' })), ['symbol', 'score', 'description']);
     });
@@ -116,8 +127,8 @@ export function registerQuarantine(program: Command): void {
       .description('deliver a held message as it was held (the check that held it is not run again)')
       .option('--recipient <address...>', 'release for these recipients only (default: every one still held)'),
   ).action(async (id: string, o: D & { recipient?: string[] }) => {
-    await withQuarantine(o.dataDir, async (svc, db) => {
-      const r = await svc.release(await resolveQuarantineId(db, id), { by: 'cli', ...(o.recipient ? { recipients: o.recipient } : {}) });
+    await withQuarantine(o.dataDir, async (_svc, _db, _cfg, deps) => {
+      const r = await releaseQuarantined(deps, cliActor(), id, { ...(o.recipient ? { recipients: o.recipient } : {}) });
       console.log(`released ${r.quarantineId} to ${r.recipients.join(', ')}: queued as ${r.queueId}; a running gateway delivers it within seconds`);
     });
   });
@@ -128,17 +139,23 @@ export function registerQuarantine(program: Command): void {
       .description('release a message held wrongly and teach the Bayes classifier it is ham')
       .option('--recipient <address...>', 'release for these recipients only'),
   ).action(async (id: string, o: D & { recipient?: string[] }) => {
-    await withQuarantine(o.dataDir, async (svc, db) => {
-      const r = await svc.releaseAndLearnHam(await resolveQuarantineId(db, id), { by: 'cli', ...(o.recipient ? { recipients: o.recipient } : {}) });
+    await withQuarantine(o.dataDir, async (_svc, _db, _cfg, deps) => {
+      const r = await releaseQuarantined(deps, cliActor(), id, { learnHam: true, ...(o.recipient ? { recipients: o.recipient } : {}) });
       console.log(`released ${r.quarantineId} to ${r.recipients.join(', ')}: queued as ${r.queueId}; learned as ham`);
     });
   });
 
   withDataDir(q.command('delete <id>').description('delete a held message for good (its trace stays)')).action(async (id: string, o: D) => {
-    await withQuarantine(o.dataDir, async (svc, db) => {
-      const qid = await resolveQuarantineId(db, id);
-      await svc.delete(qid, { by: 'cli' });
-      console.log(`deleted ${qid}`);
+    await withQuarantine(o.dataDir, async (_svc, _db, _cfg, deps) => {
+      const r = await deleteQuarantined(deps, cliActor(), id);
+      console.log(`deleted ${r.id}`);
+    });
+  });
+
+  withDataDir(q.command('learn <id> <class>').description('teach the Bayes classifier a held message is spam or ham (it stays held)')).action(async (id: string, cls: string, o: D) => {
+    await withQuarantine(o.dataDir, async (_svc, _db, _cfg, deps) => {
+      const r = await learnQuarantined(deps, cliActor(), id, cls as 'spam' | 'ham');
+      console.log(`learned ${r.id} as ${r.learned}`);
     });
   });
 

@@ -1,9 +1,10 @@
 // The queue from the command line: what is waiting, why, and what to do about it.
-import { unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+// The work is in services/queue-service.ts; this file parses and prints.
 import type { Command } from 'commander';
 import type { Db } from '../db/database.ts';
-import { bumpConfigSerial } from '../config/settings.ts';
+import { cliActor } from '../services/actor.ts';
+import { collectPages } from '../services/page.ts';
+import { deleteQueued, holdQueued, listQueue, releaseQueued, resolveQueueId, retryQueue } from '../services/queue-service.ts';
 import { fmtTime, printTable, withDataDir, withDb } from './context.ts';
 
 type D = { dataDir: string };
@@ -13,33 +14,17 @@ export function registerQueue(program: Command): void {
   withDataDir(queue.command('list').description('list queued messages with their pending recipients').option('--limit <n>', 'at most this many', '100')).action(
     async (o: D & { limit: string }) => {
       await withDb(o.dataDir, async (db) => {
-        const rows = await db
-          .selectFrom('recipients')
-          .innerJoin('messages', 'messages.id', 'recipients.message_id')
-          .where('recipients.status', 'in', ['queued', 'deferred'])
-          .select([
-            'messages.id',
-            'messages.received_at',
-            'messages.mail_from',
-            'recipients.address',
-            'recipients.status',
-            'recipients.attempts',
-            'recipients.next_attempt_at',
-            'recipients.last_reply',
-          ])
-          .orderBy('messages.received_at')
-          .limit(Number(o.limit))
-          .execute();
+        const rows = await collectPages((cursor, limit) => listQueue(db, cliActor(), { ...(cursor ? { cursor } : {}), limit }), Number(o.limit));
         printTable(
           rows.map((r) => ({
             id: r.id,
-            received: fmtTime(r.received_at),
-            from: r.mail_from || '<>',
-            to: r.address,
+            received: fmtTime(Date.parse(r.receivedAt)),
+            from: r.from || '<>',
+            to: r.recipient,
             status: r.status,
             attempts: r.attempts,
-            next_attempt: r.status === 'deferred' ? fmtTime(r.next_attempt_at) : 'now',
-            last_reply: (r.last_reply ?? '').slice(0, 60),
+            next_attempt: r.status === 'held' ? 'held' : r.status === 'deferred' ? fmtTime(r.nextAttemptAt ? Date.parse(r.nextAttemptAt) : null) : 'now',
+            last_reply: (r.lastReply ?? '').slice(0, 60),
           })),
           ['id', 'received', 'from', 'to', 'status', 'attempts', 'next_attempt', 'last_reply'],
           'the queue is empty',
@@ -55,35 +40,32 @@ export function registerQueue(program: Command): void {
     async (id: string | undefined, o: D & { all?: boolean }) => {
       if (!id && !o.all) throw new Error('give a queue id, or --all');
       await withDb(o.dataDir, async (db) => {
-        let q = db.updateTable('recipients').set({ next_attempt_at: 0 }).where('status', '=', 'deferred');
-        if (id) q = q.where('message_id', '=', await resolveId(db, id));
-        const res = await q.executeTakeFirst();
-        console.log(`${Number(res.numUpdatedRows)} deferred recipient(s) will be retried within a second by the running gateway`);
+        const r = await retryQueue(db, cliActor(), id ?? null);
+        console.log(`${r.recipients} deferred recipient(s) will be retried within a second by the running gateway`);
       });
     },
   );
+  withDataDir(queue.command('hold <id>').description('hold a queued message: no delivery attempt until "queue release"')).action(async (id: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      const r = await holdQueued(db, cliActor(), id);
+      console.log(`held ${r.id} (${r.recipients} recipient(s)): no delivery attempt until "hermes queue release ${r.id}"`);
+    });
+  });
+  withDataDir(queue.command('release <id>').description('release a held message: it is tried again within a second')).action(async (id: string, o: D) => {
+    await withDb(o.dataDir, async (db) => {
+      const r = await releaseQueued(db, cliActor(), id);
+      console.log(`released ${r.id} (${r.recipients} recipient(s)): the running gateway tries it within a second`);
+    });
+  });
   withDataDir(queue.command('delete <id>').description('delete a queued message without delivering or bouncing it')).action(async (id: string, o: D) => {
     await withDb(o.dataDir, async (db, cfg) => {
-      const mid = await resolveId(db, id);
-      const msg = await db.selectFrom('messages').select(['spool_file', 'state']).where('id', '=', mid).executeTakeFirstOrThrow();
-      if (msg.state !== 'queued') throw new Error(`message ${mid} is not in the queue (state: ${msg.state})`);
-      const now = Date.now();
-      await db.transaction().execute(async (trx) => {
-        const n = await trx.updateTable('recipients').set({ status: 'deleted', updated_at: now }).where('message_id', '=', mid).where('status', 'in', ['queued', 'deferred']).executeTakeFirst();
-        await trx.updateTable('messages').set({ state: 'done', done_at: now }).where('id', '=', mid).execute();
-        await trx.insertInto('events').values({ message_id: mid, at: now, type: 'deleted', recipient: null, detail: JSON.stringify({ by: 'cli', recipients: Number(n.numUpdatedRows) }) }).execute();
-        await bumpConfigSerial(trx);
-      });
-      await unlink(join(cfg.storage.spool, msg.spool_file)).catch(() => {});
-      console.log(`deleted ${mid} from the queue`);
+      const r = await deleteQueued(db, cliActor(), id, cfg.storage.spool);
+      console.log(`deleted ${r.id} from the queue`);
     });
   });
 }
 
 /** A full queue id, or a unique prefix of one. */
-export async function resolveId(db: Db, id: string): Promise<string> {
-  const rows = await db.selectFrom('messages').select('id').where('id', 'like', `${id.toUpperCase()}%`).limit(2).execute();
-  if (rows.length === 0) throw new Error(`no message with queue id ${id}`);
-  if (rows.length > 1) throw new Error(`queue id prefix ${id} is ambiguous`);
-  return rows[0]!.id;
+export function resolveId(db: Db, id: string): Promise<string> {
+  return resolveQueueId(db, id);
 }

@@ -1,60 +1,49 @@
-// `hermes trace`: what happened to a message, readable by an admin at a glance.
+// `hermes trace`: what happened to a message, readable by an admin at a glance. The
+// lookups are in services/trace-service.ts; this file prints them.
 import type { Command } from 'commander';
 import type { Db } from '../db/database.ts';
+import { cliActor } from '../services/actor.ts';
+import { getTrace, lookupTrace } from '../services/trace-service.ts';
 import { fmtTime, printTable, withDataDir, withDb } from './context.ts';
 import { isQueueId } from '../spool/queue-id.ts';
 
 type D = { dataDir: string };
 
+const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
+
 export async function printTrace(db: Db, id: string): Promise<void> {
-  const msg = await db.selectFrom('messages').selectAll().where('id', '=', id.toUpperCase()).executeTakeFirst();
-  if (!msg) throw new Error(`no message with queue id ${id}`);
+  const t = await getTrace(db, cliActor(), id.toUpperCase()).catch((err: Error) => {
+    throw /^no message/.test(err.message) ? new Error(`no message with queue id ${id}`) : err;
+  });
   const line = (k: string, v: unknown) => console.log(`${k.padEnd(12)}${v === null || v === undefined || v === '' ? '-' : v}`);
-  line('Queue id', msg.id);
-  line('Received', fmtTime(msg.received_at));
-  line('Direction', msg.direction);
-  line('Client', msg.client_ip ? `${msg.client_helo ?? '?'} [${msg.client_ip}]` : '(generated here)');
-  line('TLS', msg.tls ?? 'no');
-  line('From', msg.mail_from || '<>');
-  line('Size', `${msg.size} bytes`);
-  line('Message-ID', msg.message_id);
-  line('Subject', msg.subject);
-  line('State', msg.state + (msg.done_at ? ` (${fmtTime(msg.done_at)})` : ''));
-  const events = await db.selectFrom('events').selectAll().where('message_id', '=', msg.id).orderBy('id').execute();
-  if (msg.parent_id) line(parentLabel(msg.direction, events), msg.parent_id);
-  const rcpts = await db.selectFrom('recipients').selectAll().where('message_id', '=', msg.id).orderBy('idx').execute();
+  line('Queue id', t.id);
+  line('Received', fmtTime(ms(t.receivedAt)));
+  line('Direction', t.direction);
+  line('Client', t.clientIp ? `${t.clientHelo ?? '?'} [${t.clientIp}]` : '(generated here)');
+  line('TLS', t.tls ?? 'no');
+  line('From', t.from || '<>');
+  line('Size', `${t.size} bytes`);
+  line('Message-ID', t.messageId);
+  line('Subject', t.subject);
+  line('State', t.state + (t.doneAt ? ` (${fmtTime(ms(t.doneAt))})` : ''));
+  if (t.parentId) line(t.parentLabel!, t.parentId);
   console.log('\nRecipients');
   printTable(
-    rcpts.map((r) => ({ recipient: r.address, status: r.status, attempts: r.attempts, route: r.route, last_reply: r.last_reply ?? '' })),
+    t.recipients.map((r) => ({ recipient: r.address, status: r.status, attempts: r.attempts, route: r.route, last_reply: r.lastReply ?? '' })),
     ['recipient', 'status', 'attempts', 'route', 'last_reply'],
   );
   console.log('\nTimeline');
-  for (const e of events) {
-    console.log(`${fmtTime(e.at)}  ${e.type.padEnd(14)} ${e.recipient ? `<${e.recipient}> ` : ''}${describe(e.detail)}`);
+  for (const e of t.events) {
+    console.log(`${fmtTime(ms(e.at))}  ${e.type.padEnd(14)} ${e.recipient ? `<${e.recipient}> ` : ''}${describe(e.detail)}`);
   }
 }
 
-/**
- * What the parent of a message is to it: the message a DSN reports on, or the message a
- * copy was split from by the decide stage (its trace opens with a 'split' event).
- */
-function parentLabel(direction: string, events: ReadonlyArray<{ type: string }>): string {
-  if (direction === 'dsn') return 'Report on';
-  return events.some((e) => e.type === 'split') ? 'Copy of' : 'Parent';
-}
-
-function describe(detail: string | null): string {
-  if (!detail) return '';
-  try {
-    const d = JSON.parse(detail) as Record<string, unknown> | null;
-    if (!d || typeof d !== 'object') return String(d ?? '');
-    return Object.entries(d)
-      .filter(([, v]) => v !== null && v !== undefined)
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-      .join(' ');
-  } catch {
-    return detail;
-  }
+function describe(d: unknown): string {
+  if (!d || typeof d !== 'object') return String(d ?? '');
+  return Object.entries(d)
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
 }
 
 export function registerTrace(program: Command): void {
@@ -66,18 +55,10 @@ export function registerTrace(program: Command): void {
   ).action(async (query: string, o: D & { limit: string }) => {
     await withDb(o.dataDir, async (db) => {
       if (isQueueId(query.toUpperCase())) return printTrace(db, query);
-      const q = query.replace(/^<|>$/g, '').toLowerCase();
-      const rows = await db
-        .selectFrom('messages')
-        .leftJoin('recipients', 'recipients.message_id', 'messages.id')
-        .select(['messages.id', 'messages.received_at', 'messages.mail_from', 'messages.subject', 'messages.state', 'recipients.address', 'recipients.status'])
-        .where((eb) => eb.or([eb(eb.fn('lower', ['messages.mail_from']), '=', q), eb('recipients.address', '=', q), eb('messages.message_id', '=', `<${q}>`), eb('messages.message_id', '=', query)]))
-        .orderBy('messages.received_at', 'desc')
-        .limit(Number(o.limit))
-        .execute();
+      const rows = await lookupTrace(db, cliActor(), query, Number(o.limit));
       if (rows.length === 1) return printTrace(db, rows[0]!.id);
       printTable(
-        rows.map((r) => ({ id: r.id, received: fmtTime(r.received_at), from: r.mail_from || '<>', to: r.address, status: r.status ?? r.state, subject: (r.subject ?? '').slice(0, 50) })),
+        rows.map((r) => ({ id: r.id, received: fmtTime(ms(r.receivedAt)), from: r.from || '<>', to: r.recipient, status: r.status ?? r.state, subject: (r.subject ?? '').slice(0, 50) })),
         ['id', 'received', 'from', 'to', 'status', 'subject'],
         `no messages from or to ${query}`,
       );

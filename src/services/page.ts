@@ -41,3 +41,15 @@ export function toPage<R, T>(rows: R[], limit: number, map: (r: R) => T, keyOf: 
   const last = items[items.length - 1];
   return { items: items.map(map), nextCursor: more && last !== undefined ? encodeCursor(keyOf(last)) : null };
 }
+
+/** Every item of a paged list up to `max` (the CLI's --limit), page by page. */
+export async function collectPages<T>(fetch: (cursor: string | undefined, limit: number) => Promise<Page<T>>, max = Infinity): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await fetch(cursor, Math.max(1, Math.min(MAX_PAGE_SIZE, max - out.length)));
+    out.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor && out.length < max);
+  return out.slice(0, max);
+}

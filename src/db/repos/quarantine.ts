@@ -94,3 +94,63 @@ export async function removeQuarantineRows(db: Db, ids: string[]): Promise<void>
     await trx.deleteFrom('quarantine').where('id', 'in', ids).execute();
   });
 }
+
+export interface QuarantinePageFilter {
+  /** Keyset: rows before (held_at, id), newest first. */
+  before?: [number, string];
+  recipient?: string;
+  sender?: string;
+  category?: string;
+  minScore?: number;
+  fromMs?: number;
+  toMs?: number;
+  state?: QuarantineState | 'all';
+  /** Domain administrators: entries with a recipient in these domains. */
+  scope?: readonly string[];
+  limit: number;
+}
+
+/** One page of quarantine entries, filters in SQL (the recipient filter starts from its index). */
+export async function pageQuarantine(db: Db, f: QuarantinePageFilter): Promise<QuarantineEntry[]> {
+  const state = f.state ?? 'held';
+  let q = db.selectFrom('quarantine').selectAll('quarantine');
+  if (f.recipient) {
+    q = q
+      .innerJoin('quarantine_recipients as qr', 'qr.quarantine_id', 'quarantine.id')
+      .where('qr.address', '=', f.recipient.toLowerCase())
+      .$if(state !== 'all', (sq) => sq.where('qr.state', '=', state as QuarantineState)) as typeof q;
+  } else if (state !== 'all') q = q.where('quarantine.state', '=', state);
+  if (f.before) {
+    const [at, id] = f.before;
+    q = q.where((eb) => eb.or([eb('quarantine.held_at', '<', at), eb.and([eb('quarantine.held_at', '=', at), eb('quarantine.id', '<', id)])]));
+  }
+  if (f.sender) q = q.where('quarantine.mail_from', '=', f.sender.toLowerCase());
+  if (f.category) q = q.where('quarantine.category', '=', f.category);
+  if (f.minScore !== undefined) q = q.where('quarantine.score', '>=', f.minScore);
+  if (f.fromMs !== undefined) q = q.where('quarantine.held_at', '>=', f.fromMs);
+  if (f.toMs !== undefined) q = q.where('quarantine.held_at', '<', f.toMs);
+  if (f.scope) {
+    const scope = f.scope;
+    q = q.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('quarantine_recipients as sr')
+          .select('sr.address')
+          .whereRef('sr.quarantine_id', '=', 'quarantine.id')
+          .where((e2) => e2.or(scope.flatMap((d) => [e2('sr.address', 'like', `%@${d}`), e2('sr.address', 'like', `%.${d}`)]))),
+      ),
+    );
+  }
+  const rows = await q.orderBy('quarantine.held_at', 'desc').orderBy('quarantine.id', 'desc').limit(f.limit).execute();
+  return withRecipients(db, rows);
+}
+
+/** Held entries (and their total size), for the dashboard. */
+export async function quarantineSize(db: Db): Promise<{ held: number; bytes: number }> {
+  const r = await db
+    .selectFrom('quarantine')
+    .where('state', '=', 'held')
+    .select((eb) => [eb.fn.countAll<number>().as('held'), eb.fn.sum<number>('size').as('bytes')])
+    .executeTakeFirstOrThrow();
+  return { held: Number(r.held), bytes: Number(r.bytes ?? 0) };
+}
