@@ -1,0 +1,143 @@
+// The admin console: signs in, then shows one page at a time under a navigation bar.
+// Every page talks to the REST API; the server checks every permission again.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import './styles.css';
+import { ApiError, del, get, setCsrfToken, whenSignedOut } from './api.ts';
+import { href, useRoute } from './router.ts';
+import type { SessionInfo, User } from './session.ts';
+import { LoginPage, PasswordChangePage } from './pages/login.tsx';
+import { DashboardPage } from './pages/dashboard.tsx';
+import { DomainsPage } from './pages/domains.tsx';
+import { QuarantinePage } from './pages/quarantine.tsx';
+import { TracePage } from './pages/trace.tsx';
+import { QueuePage } from './pages/queue.tsx';
+import { UsersPage } from './pages/users.tsx';
+import { TokensPage } from './pages/tokens.tsx';
+import { AuditPage } from './pages/audit.tsx';
+import { AccountPage } from './pages/account.tsx';
+import { SettingsPage } from './pages/settings.tsx';
+
+interface NavItem {
+  page: string;
+  label: string;
+  roles?: User['role'][];
+}
+
+const NAV: NavItem[] = [
+  { page: 'dashboard', label: 'Dashboard' },
+  { page: 'quarantine', label: 'Quarantine' },
+  { page: 'trace', label: 'Message trace' },
+  { page: 'queue', label: 'Queue', roles: ['admin', 'domain-admin', 'auditor'] },
+  { page: 'domains', label: 'Domains', roles: ['admin', 'domain-admin', 'auditor'] },
+  { page: 'settings', label: 'Settings', roles: ['admin', 'auditor'] },
+  { page: 'users', label: 'Users', roles: ['admin', 'auditor'] },
+  { page: 'tokens', label: 'API tokens', roles: ['admin', 'auditor'] },
+  { page: 'audit', label: 'Audit log', roles: ['admin', 'auditor', 'domain-admin'] },
+];
+
+function App() {
+  const [session, setSession] = useState<SessionInfo | null | undefined>(undefined);
+  const [navOpen, setNavOpen] = useState(false);
+  const route = useRoute();
+
+  const refresh = () =>
+    get<SessionInfo>('/api/v1/session').then(
+      (s) => {
+        setCsrfToken(s.csrfToken);
+        setSession(s);
+      },
+      (err: unknown) => {
+        if (err instanceof ApiError && err.status === 401) setSession(null);
+        else setSession(null);
+      },
+    );
+  useEffect(() => {
+    whenSignedOut(() => setSession(null));
+    void refresh();
+  }, []);
+  useEffect(() => setNavOpen(false), [route.page, route.args.join('/')]);
+
+  if (session === undefined) return <p class="muted center">Loading…</p>;
+  if (session === null) return <LoginPage onSignedIn={(s) => { setCsrfToken(s.csrfToken); setSession(s); }} />;
+  const user = session.user;
+  if (user.mustChangePassword) return <PasswordChangePage user={user} onChanged={() => void refresh()} />;
+
+  const signOut = async () => {
+    await del('/api/v1/session').catch(() => {});
+    setCsrfToken('');
+    setSession(null);
+  };
+  const items = NAV.filter((n) => !n.roles || n.roles.includes(user.role));
+  return (
+    <div class="shell">
+      <nav class={navOpen ? 'nav open' : 'nav'} aria-label="Main">
+        <div class="brand">
+          <a href={href('dashboard')}>Hermes SEG</a>
+          <button class="nav-toggle" aria-label="Menu" aria-expanded={navOpen} onClick={() => setNavOpen(!navOpen)}>
+            ☰
+          </button>
+        </div>
+        <ul>
+          {items.map((n) => (
+            <li key={n.page}>
+              <a href={href(n.page)} class={route.page === n.page ? 'active' : ''} aria-current={route.page === n.page ? 'page' : undefined}>
+                {n.label}
+              </a>
+            </li>
+          ))}
+        </ul>
+        <div class="who">
+          <a href={href('account')} class={route.page === 'account' ? 'active' : ''}>
+            {user.username} <span class="muted">({user.role})</span>
+          </a>
+          <button class="link" onClick={() => void signOut()}>
+            Sign out
+          </button>
+        </div>
+      </nav>
+      <main>
+        {user.mustEnrolTotp && route.page !== 'account' && (
+          <div class="notice warn">Your role requires two-factor authentication. <a href={href('account')}>Set it up now</a> to keep using the console.</div>
+        )}
+        <PageFor page={route.page} args={route.args} query={route.query} user={user} onAccountChanged={() => void refresh()} />
+      </main>
+    </div>
+  );
+}
+
+function PageFor({ page, args, query, user, onAccountChanged }: { page: string; args: string[]; query: URLSearchParams; user: User; onAccountChanged: () => void }) {
+  switch (page) {
+    case 'dashboard':
+      return <DashboardPage user={user} />;
+    case 'quarantine':
+      return <QuarantinePage user={user} id={args[0]} />;
+    case 'trace':
+      return <TracePage id={args[0]} query={query} />;
+    case 'queue':
+      return <QueuePage user={user} />;
+    case 'domains':
+      return <DomainsPage user={user} />;
+    case 'settings':
+      return <SettingsPage user={user} />;
+    case 'users':
+      return <UsersPage user={user} />;
+    case 'tokens':
+      return <TokensPage user={user} />;
+    case 'audit':
+      return <AuditPage />;
+    case 'account':
+      return <AccountPage user={user} onChanged={onAccountChanged} />;
+    default:
+      return (
+        <div class="empty">
+          <h2>No such page</h2>
+          <p>
+            The address does not name a console page. Go to the <a href={href('dashboard')}>dashboard</a>.
+          </p>
+        </div>
+      );
+  }
+}
+
+render(<App />, document.getElementById('app')!);
