@@ -1,6 +1,7 @@
 // Several gateway processes share the SMTP listener (node:cluster), so both cores of a
 // small machine accept, filter and deliver mail. The primary only migrates the database,
-// forks the workers, restarts one that dies, and passes a stop on to all of them.
+// forks the workers, restarts one that dies (with backoff, forever: the primary never
+// ends on its own with status 0), and passes a stop on to all of them.
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
@@ -36,8 +37,11 @@ async function runPrimary(o: RunOptions): Promise<void> {
   await migrate(db);
   await db.destroy();
   const workers = new Map<number, Worker>();
+  const restarts = new Map<number, { count: number; startedAt: number }>();
   let stopping = false;
   const fork = (node: number) => {
+    const prev = restarts.get(node);
+    restarts.set(node, { count: prev?.count ?? 0, startedAt: Date.now() });
     const w = cluster.fork({ HERMES_NODE: String(node), HERMES_WORKERS: String(o.workers) });
     workers.set(node, w);
     w.on('exit', (code, signal) => {
@@ -49,8 +53,13 @@ async function runPrimary(o: RunOptions): Promise<void> {
         }
         return;
       }
-      o.log.error({ node, code, signal }, 'worker died; restarting it (its spool is recovered on start)');
-      setTimeout(() => fork(node), 1000).unref();
+      const delayMs = restartDelayMs(restarts, node);
+      o.log.error({ node, code, signal, restartInMs: delayMs }, 'worker died; restarting it (its spool is recovered on start)');
+      // Not unref'd: with every worker dead this timer is what keeps the primary alive
+      // (an unref'd one let it exit 0, which a service manager takes as a clean stop).
+      setTimeout(() => {
+        if (!stopping) fork(node);
+      }, delayMs);
     });
   };
   for (let i = 0; i < o.workers; i++) fork(i);
@@ -67,6 +76,14 @@ async function runPrimary(o: RunOptions): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** 1 s after a worker that ran a while; doubling (to 30 s) while it keeps dying young. */
+export function restartDelayMs(restarts: Map<number, { count: number; startedAt: number }>, node: number, now = Date.now()): number {
+  const r = restarts.get(node) ?? { count: 0, startedAt: now };
+  const count = now - r.startedAt > 60_000 ? 0 : r.count + 1;
+  restarts.set(node, { count, startedAt: r.startedAt });
+  return Math.min(30_000, 1000 * 2 ** Math.max(0, count - 1));
 }
 
 async function runWorker(o: RunOptions, node: number): Promise<void> {

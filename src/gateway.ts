@@ -38,6 +38,7 @@ import { SigningKeyStore } from './pipeline/sign/key-store.ts';
 import { Spool } from './spool/spool-file.ts';
 import { Acceptor } from './spool/acceptor.ts';
 import { recoverSpool } from './spool/recovery.ts';
+import { SpoolSpace } from './spool/free-space.ts';
 import { IndexWriter } from './trace/index-writer.ts';
 import { SmtpClientPool } from './delivery/smtp-client.ts';
 import { DeliveryScheduler } from './delivery/scheduler.ts';
@@ -91,7 +92,8 @@ export class Gateway {
     // a timer); see IndexWriter.
     this.#indexDb = openDatabase(config.storage.database, { synchronous: 'NORMAL', busyTimeoutMs: 0 });
     this.index = new IndexWriter(this.#indexDb, log);
-    const acceptor = new Acceptor(this.spool, this.index, log);
+    const space = new SpoolSpace(config.storage.spool, () => policy.cached().settings['spool.minFreeBytes'], log);
+    const acceptor = new Acceptor(this.spool, this.index, log, space);
     // The stage list, in this order: verify on the bytes as received; the early refusals
     // (DNS blocklists, block lists); the scanners, which only record findings; decide,
     // which turns them into each recipient's fate and may fork the message into copies;

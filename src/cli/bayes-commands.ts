@@ -4,11 +4,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { SqlBayesStore } from '../db/repos/bayes-store.ts';
-import { loadSettings } from '../config/settings.ts';
-import { Bayes, type SpamClass } from '../pipeline/filter/spam/index.ts';
-import { forgetRaw, learnRaw } from '../pipeline/filter/spam-learn.ts';
 import type { Db } from '../db/database.ts';
+import { cliActor } from '../services/actor.ts';
+import { bayesStats, clearBayes, expireBayes, learnMessages, type LearnAs, type LearnTally } from '../services/bayes-service.ts';
 import { withDataDir, withDb } from './context.ts';
 
 type D = { dataDir: string };
@@ -40,12 +38,6 @@ export function splitMessages(data: Buffer): Buffer[] {
     .map((p) => Buffer.from(p.endsWith('\n') ? p : `${p}\n`, 'latin1'));
 }
 
-async function bayesFor(db: Db): Promise<{ bayes: Bayes; store: SqlBayesStore }> {
-  const s = await loadSettings(db);
-  const store = new SqlBayesStore(db);
-  return { bayes: new Bayes(store, { minSpam: s['spam.bayesMinSpam'], minHam: s['spam.bayesMinHam'] }), store };
-}
-
 function progress(quiet: boolean) {
   const t0 = Date.now();
   let last = 0;
@@ -59,36 +51,21 @@ function progress(quiet: boolean) {
   };
 }
 
-async function learnPaths(db: Db, paths: string[], cls: SpamClass | 'forget', quiet: boolean): Promise<void> {
-  const { bayes } = await bayesFor(db);
+async function learnPaths(db: Db, paths: string[], cls: LearnAs, quiet: boolean): Promise<void> {
   const files = collectFiles(paths);
-  const messages: Array<() => Buffer> = [];
   // Count first (an mbox holds many), so progress can show a total.
-  let total = 0;
-  const perFile = files.map((f) => {
-    const msgs = splitMessages(readFileSync(f));
-    total += msgs.length;
-    return msgs;
-  });
-  for (const m of perFile.flat()) messages.push(() => m);
-  const tally = { learned: 0, relearned: 0, unchanged: 0, forgotten: 0, unknown: 0, failed: 0 };
+  const messages = files.flatMap((f) => splitMessages(readFileSync(f)));
+  const total = messages.length;
   const show = progress(quiet);
-  const summary = () => Object.entries(tally).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(', ') || 'nothing yet';
-  let done = 0;
-  for (const get of messages) {
-    try {
-      const raw = get();
-      if (cls === 'forget') tally[(await forgetRaw(bayes, raw)) ? 'forgotten' : 'unknown']++;
-      else tally[await learnRaw(bayes, raw, cls)]++;
-    } catch (err) {
-      tally.failed++;
-      if (!quiet) console.error(`cannot read message ${done + 1}: ${(err as Error).message}`);
-    }
-    done++;
-    show(done, total, summary());
-  }
-  show(done, total, summary(), true);
-  const st = await bayes.stats();
+  const summary = (tally: LearnTally) => Object.entries(tally).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(', ') || 'nothing yet';
+  const r = await learnMessages(db, cliActor(), cls, messages, {
+    onProgress: (done, tally) => show(done, total, summary(tally)),
+    onError: (i, err) => {
+      if (!quiet) console.error(`cannot read message ${i + 1}: ${err.message}`);
+    },
+  });
+  const { stats: st, ...tally } = r;
+  show(total, total, summary(tally), true);
   console.log(`Bayes now: ${st.spamMessages} spam, ${st.hamMessages} ham, ${st.tokens} tokens; ${st.ready ? 'scoring' : `scoring starts at ${st.minSpam} spam and ${st.minHam} ham`}`);
 }
 
@@ -112,7 +89,7 @@ export function registerBayes(program: Command): void {
   });
   withDataDir(bayes.command('stats').description('messages learned per class, tokens, and whether the classifier scores yet')).action(async (o: D) => {
     await withDb(o.dataDir, async (db) => {
-      const st = await (await bayesFor(db)).bayes.stats();
+      const st = await bayesStats(db, cliActor());
       console.log(`spam messages  ${st.spamMessages} (needs ${st.minSpam})`);
       console.log(`ham messages   ${st.hamMessages} (needs ${st.minHam})`);
       console.log(`tokens         ${st.tokens}`);
@@ -122,9 +99,8 @@ export function registerBayes(program: Command): void {
   withDataDir(bayes.command('expire').description('remove tokens not used for a number of days').option('--days <n>', 'unused for this many days', '180')).action(
     async (o: D & { days: string }) => {
       const days = Number(o.days);
-      if (!Number.isFinite(days) || days < 1) throw new Error('--days must be a number of days (1 or more)');
       await withDb(o.dataDir, async (db) => {
-        const n = await new SqlBayesStore(db).expire(new Date(Date.now() - days * 86_400_000));
+        const n = await expireBayes(db, cliActor(), days);
         console.log(`removed ${n} tokens unused for ${days} days`);
       });
     },
@@ -132,7 +108,7 @@ export function registerBayes(program: Command): void {
   withDataDir(bayes.command('clear').description('forget everything the classifier learned').option('--yes', 'confirm')).action(async (o: D & { yes?: boolean }) => {
     if (!o.yes) throw new Error('this forgets every learned message; run again with --yes to confirm');
     await withDb(o.dataDir, async (db) => {
-      await new SqlBayesStore(db).clear();
+      await clearBayes(db, cliActor());
       console.log('Bayes classifier cleared');
     });
   });

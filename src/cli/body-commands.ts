@@ -6,31 +6,27 @@
 import { writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
+import type { BodyKind, TemplateImageInput } from '../db/repos/body-changes.ts';
+import { cliActor } from '../services/actor.ts';
 import {
-  addExemption,
-  addGroupMember,
-  getSenderFields,
-  listExemptions,
-  listGroupMembers,
-  listRules,
-  listTemplates,
-  loadBodyConfig,
-  missingImages,
-  removeExemption,
-  removeGroupMember,
-  removeRule,
-  removeTemplate,
-  saveRule,
-  saveTemplate,
-  setRuleEnabled,
-  setSenderFields,
-  type BodyKind,
-  type TemplateImageInput,
-} from '../db/repos/body-changes.ts';
-import { listRelayDomains } from '../db/repos/relay-policy.ts';
-import { applyBodyChanges } from '../pipeline/modify/apply-changes.ts';
-import { buildBodyConfig } from '../pipeline/modify/body-config.ts';
-import { domainOf } from '../pipeline/modify/choose-rules.ts';
+  addBodyExemption,
+  addBodyRule,
+  addSenderGroupMember,
+  getBodyTemplate,
+  getSenderSignatureFields,
+  listBodyExemptions,
+  listBodyRules,
+  listBodyTemplates,
+  listSenderGroups,
+  previewBodyChanges,
+  removeBodyExemption,
+  removeBodyRule,
+  removeBodyTemplate,
+  removeSenderGroupMember,
+  saveBodyTemplate,
+  setBodyRuleEnabled,
+  setSenderSignatureFields,
+} from '../services/body-service.ts';
 import { printTable, withDataDir, withDb } from './context.ts';
 import { readInputFile } from './read-input.ts';
 
@@ -75,33 +71,32 @@ function registerKind(program: Command, kind: BodyKind, description: string): vo
     if (text === null && html === null) throw new Error('give --text/--text-file, --html/--html-file or both');
     const images = o.image.map(parseImage);
     await withDb(o.dataDir, async (db) => {
-      const r = await saveTemplate(db, { name, kind, text, html, images });
+      const r = await saveBodyTemplate(db, cliActor(), kind, { name, text, html, images });
       console.log(`${r.created ? 'created' : 'updated'} ${kind} template ${name}${images.length ? ` with ${images.length} image(s)` : ''}`);
     });
   });
   withDataDir(tpl.command('list').description(`list ${kind} templates`)).action(async (o: D) => {
     await withDb(o.dataDir, async (db) => {
-      const rows = (await listTemplates(db, kind)).map((t) => ({
+      const rows = (await listBodyTemplates(db, cliActor(), kind)).map((t) => ({
         name: t.name,
-        versions: [t.text_body !== null ? 'text' : '', t.html_body !== null ? 'html' : ''].filter(Boolean).join('+'),
+        versions: [t.text !== null ? 'text' : '', t.html !== null ? 'html' : ''].filter(Boolean).join('+'),
         images: t.images.join(',') || '-',
-        text: (t.text_body ?? '').replace(/\s+/g, ' ').slice(0, 60),
+        text: (t.text ?? '').replace(/\s+/g, ' ').slice(0, 60),
       }));
       printTable(rows, ['name', 'versions', 'images', 'text']);
     });
   });
   withDataDir(tpl.command('show <name>').description('print a template')).action(async (name: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      const t = (await listTemplates(db, kind)).find((x) => x.name === name);
-      if (!t) throw new Error(`no ${kind} template ${name}`);
-      console.log(`--- text\n${t.text_body ?? '(none: made from the HTML version)'}\n--- html\n${t.html_body ?? '(none: made from the text version)'}\n--- images: ${t.images.join(', ') || 'none'}`);
-      const missing = missingImages(t.html_body, t.images);
+      const t = await getBodyTemplate(db, cliActor(), kind, name);
+      console.log(`--- text\n${t.text ?? '(none: made from the HTML version)'}\n--- html\n${t.html ?? '(none: made from the text version)'}\n--- images: ${t.images.join(', ') || 'none'}`);
+      const missing = t.missingImages;
       if (missing.length) console.log(`warning: the HTML refers to missing images: ${missing.join(', ')}`);
     });
   });
   withDataDir(tpl.command('remove <name>').description('remove a template (not while a rule uses it)')).action(async (name: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      if (!(await removeTemplate(db, name))) throw new Error(`no ${kind} template ${name}`);
+      await removeBodyTemplate(db, cliActor(), kind, name);
       console.log(`removed ${kind} template ${name}`);
     });
   });
@@ -128,13 +123,14 @@ function registerKind(program: Command, kind: BodyKind, description: string): vo
     if (picks.length !== 1) throw new Error(`give exactly one of ${kind === 'banner' ? '--domain, --all' : '--address, --group, --domain, --all'}`);
     const scope = picks[0] === 'domain' && kind === 'banner' ? 'relay-domain' : picks[0]!;
     await withDb(o.dataDir, async (db) => {
-      const id = await saveRule(db, { kind, template: o.template, scope, value: o.domain ?? o.address ?? o.group, internal: !!o.internal });
+      const value = o.domain ?? o.address ?? o.group;
+      const { id } = await addBodyRule(db, cliActor(), kind, { template: o.template, scope, ...(value !== undefined ? { value } : {}), internal: !!o.internal });
       console.log(`${kind} rule ${id}: template ${o.template} for ${scope === 'all' ? 'all' : `${scope} ${o.domain ?? o.address ?? o.group}`}${o.internal ? ', internal mail too' : ''}`);
     });
   });
   withDataDir(rule.command('list').description(`list ${kind} rules`)).action(async (o: D) => {
     await withDb(o.dataDir, async (db) => {
-      const rows = (await listRules(db, kind)).map((r) => ({ ...r, internal: r.internal ? 'yes' : 'no', enabled: r.enabled ? 'yes' : 'no' }));
+      const rows = (await listBodyRules(db, cliActor(), kind)).map((r) => ({ ...r, internal: r.internal ? 'yes' : 'no', enabled: r.enabled ? 'yes' : 'no' }));
       printTable(rows, ['id', 'scope', 'value', 'template', ...(kind === 'banner' ? [] : ['internal']), 'enabled']);
     });
   });
@@ -147,8 +143,8 @@ function registerKind(program: Command, kind: BodyKind, description: string): vo
       const n = Number(id);
       if (!Number.isInteger(n) || n <= 0) throw new Error(`"${id}" is not a rule id (see "hermes ${kind} rule list")`);
       await withDb(o.dataDir, async (db) => {
-        const ok = verb === 'remove' ? await removeRule(db, kind, n) : await setRuleEnabled(db, kind, n, verb === 'enable');
-        if (!ok) throw new Error(`no ${kind} rule ${n}`);
+        if (verb === 'remove') await removeBodyRule(db, cliActor(), kind, n);
+        else await setBodyRuleEnabled(db, cliActor(), kind, n, verb === 'enable');
         console.log(`${kind} rule ${n} ${verb === 'remove' ? 'removed' : `${verb}d`}`);
       });
     });
@@ -158,19 +154,19 @@ function registerKind(program: Command, kind: BodyKind, description: string): vo
   withDataDir(ex.command('add <type> <value>').description('exempt an "address", a "domain" (with its subdomains) or a client "network" (CIDR)')).action(
     async (type: string, value: string, o: D) => {
       await withDb(o.dataDir, async (db) => {
-        await addExemption(db, kind, type, value);
+        await addBodyExemption(db, cliActor(), kind, type, value);
         console.log(`${kind}: ${type} ${value} exempt`);
       });
     },
   );
   withDataDir(ex.command('remove <type> <value>').description('remove an exemption')).action(async (type: string, value: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      if (!(await removeExemption(db, kind, type, value))) throw new Error(`no ${kind} exemption ${type} ${value}`);
+      await removeBodyExemption(db, cliActor(), kind, type, value);
       console.log(`${kind}: ${type} ${value} no longer exempt`);
     });
   });
   withDataDir(ex.command('list').description('list exemptions')).action(async (o: D) => {
-    await withDb(o.dataDir, async (db) => printTable(await listExemptions(db, kind), ['type', 'value']));
+    await withDb(o.dataDir, async (db) => printTable(await listBodyExemptions(db, cliActor(), kind), ['type', 'value']));
   });
 }
 
@@ -198,13 +194,13 @@ export function registerBodyChanges(program: Command): void {
       .option('--replace', 'drop fields not given here'),
   ).action(async (address: string, pairs: string[], o: D & { replace?: boolean }) => {
     await withDb(o.dataDir, async (db) => {
-      const f = await setSenderFields(db, address, parseFields(pairs), !!o.replace);
+      const f = await setSenderSignatureFields(db, cliActor(), address, parseFields(pairs), !!o.replace);
       console.log(`${address.toLowerCase()}: ${Object.entries(f).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') || '(no fields)'}`);
     });
   });
   withDataDir(fields.command('show <address>').description("show a sender's fields")).action(async (address: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      const f = await getSenderFields(db, address);
+      const f = await getSenderSignatureFields(db, cliActor(), address);
       printTable(Object.entries(f).map(([field, value]) => ({ field, value })), ['field', 'value'], '(no fields)');
     });
   });
@@ -212,18 +208,18 @@ export function registerBodyChanges(program: Command): void {
   const grp = program.command('sender-group').description('named groups of senders, for disclaimer and signature rules (--group)');
   withDataDir(grp.command('add <group> <member>').description('add an address, or *@domain, to a group')).action(async (group: string, member: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      await addGroupMember(db, group, member);
+      await addSenderGroupMember(db, cliActor(), group, member);
       console.log(`${member.toLowerCase()} is in group ${group.toLowerCase()}`);
     });
   });
   withDataDir(grp.command('remove <group> <member>').description('remove a member from a group')).action(async (group: string, member: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      if (!(await removeGroupMember(db, group, member))) throw new Error(`${member} is not in group ${group}`);
+      await removeSenderGroupMember(db, cliActor(), group, member);
       console.log(`removed ${member} from group ${group}`);
     });
   });
   withDataDir(grp.command('list [group]').description('list groups and members')).action(async (group: string | undefined, o: D) => {
-    await withDb(o.dataDir, async (db) => printTable(await listGroupMembers(db, group), ['name', 'member']));
+    await withDb(o.dataDir, async (db) => printTable((await listSenderGroups(db, cliActor(), group)).map((m) => ({ name: m.group, member: m.member })), ['name', 'member']));
   });
 
   withDataDir(
@@ -238,25 +234,19 @@ export function registerBodyChanges(program: Command): void {
       .option('-o, --output <file>', 'write the message to a file instead of stdout'),
   ).action(async (file: string, o: D & { from: string; to: string; inbound?: boolean; outbound?: boolean; clientIp: string; output?: string }) => {
     if (o.inbound && o.outbound) throw new Error('give --inbound or --outbound, not both');
-    let message = readInputFile(file);
-    // SMTP carries CRLF lines; a file saved with LF is read the way the gateway would receive it.
-    if (!message.includes('\r\n')) message = Buffer.from(message.toString('latin1').replace(/\n/g, '\r\n'), 'latin1');
+    const message = readInputFile(file);
     const recipients = o.to.split(',').map((s) => s.trim()).filter(Boolean);
     await withDb(o.dataDir, async (db) => {
-      const relay = new Set((await listRelayDomains(db)).map((d) => d.domain));
-      const outbound = o.outbound ?? (o.inbound ? false : relay.has(domainOf(o.from)));
-      const res = await applyBodyChanges(buildBodyConfig(await loadBodyConfig(db)), {
+      const res = await previewBodyChanges(db, cliActor(), {
         message,
-        fromOurNetwork: outbound,
+        from: o.from,
+        to: recipients,
+        ...(o.outbound ? { direction: 'outbound' as const } : o.inbound ? { direction: 'inbound' as const } : {}),
         clientIp: o.clientIp,
-        envelopeSender: o.from,
-        recipients,
-        relayDomains: relay,
-        receivedAt: new Date(),
       });
-      console.error(`as ${outbound ? 'outbound' : 'inbound'} mail: ${res.changed ? 'changed' : 'unchanged'}`);
-      for (const [kind, detail] of Object.entries(res.trace ?? {})) console.error(`  ${kind}: ${JSON.stringify(detail)}`);
-      if (!res.trace) console.error('  no banner, disclaimer or signature rules are configured');
+      console.error(`as ${res.direction} mail: ${res.changed ? 'changed' : 'unchanged'}`);
+      for (const [kind, detail] of Object.entries(res.changes ?? {})) console.error(`  ${kind}: ${JSON.stringify(detail)}`);
+      if (!res.changes) console.error('  no banner, disclaimer or signature rules are configured');
       if (o.output) writeFileSync(o.output, res.message);
       else process.stdout.write(res.message);
     });

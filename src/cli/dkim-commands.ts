@@ -4,25 +4,24 @@
 import { readInputFile } from './read-input.ts';
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../config/bootstrap.ts';
-import { loadSettings, setSettings } from '../config/settings.ts';
-import type { Db } from '../db/database.ts';
-import {
-  addDkimKey,
-  DEFAULT_OVERLAP_DAYS,
-  displayStatus,
-  findDkimKey,
-  listDkimKeys,
-  normaliseSelector,
-  parseDkimAlgorithm,
-  removeDkimKey,
-  removeExpiredDkimKeys,
-  rotateDkimKeys,
-  type DkimKeyRow,
-} from '../db/repos/dkim-keys.ts';
 import { normaliseDomain } from '../db/repos/relay-policy.ts';
 import { DnsResolver } from '../dns/resolver.ts';
 import { loadMasterKey, type MasterKey } from '../keys/master-key.ts';
-import { dkimDnsName, dkimZoneLine, generateDkimKey, importDkimPrivateKey, type GeneratedDkimKey } from '../pipeline/sign/dkim-keys.ts';
+import { cliActor } from '../services/actor.ts';
+import {
+  DEFAULT_OVERLAP_DAYS,
+  dnsRecords,
+  generateKey,
+  getArc,
+  importKey,
+  isArcKey,
+  listKeys,
+  removeExpiredKeys,
+  removeKey,
+  rotateKeys,
+  setArc,
+  type DkimKeyView,
+} from '../services/dkim-service.ts';
 import { fmtTime, printTable, withDataDir, withDb } from './context.ts';
 
 type D = { dataDir: string };
@@ -35,54 +34,40 @@ function masterKey(cfg: LoadedConfig): MasterKey {
   }
 }
 
-function readKeyFile(file: string): GeneratedDkimKey {
-  const text = readInputFile(file, { what: 'key file' }).toString('utf8');
+function readKeyFile(file: string): string {
+  return readInputFile(file, { what: 'key file' }).toString('utf8');
+}
+
+/** A key file's problems name the file. */
+async function withKeyFile<T>(file: string | undefined, fn: () => Promise<T>): Promise<T> {
   try {
-    return importDkimPrivateKey(text);
+    return await fn();
   } catch (err) {
-    throw new Error(`${file}: ${(err as Error).message}`);
+    if (file && (err as { details?: Record<string, string> }).details?.privateKey) throw new Error(`${file}: ${(err as Error).message}`);
+    throw err;
   }
 }
 
 function parseOverlap(days: string): number {
   const n = Number(days);
   if (!Number.isFinite(n) || n < 0 || n > 365) throw new Error(`--overlap-days must be a number of days from 0 to 365 (got "${days}")`);
-  return n * 86_400_000;
+  return n;
 }
 
-function describeStatus(r: DkimKeyRow, now = Date.now()): string {
-  const st = displayStatus(r, now);
+const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
+
+function describeStatus(r: DkimKeyView): string {
+  const st = r.status;
   if (st === 'active') return 'active: signs';
   if (st === 'pending') return 'pending: publish, then "hermes dkim rotate" activates it';
-  if (st === 'retiring') return `retiring: keep published until ${fmtTime(r.remove_after)}, no longer signs`;
-  return `expired: overlap ended ${fmtTime(r.remove_after)}; unpublish it and run "hermes dkim remove ${r.domain} ${r.selector}"`;
+  if (st === 'retiring') return `retiring: keep published until ${fmtTime(ms(r.removeAfter))}, no longer signs`;
+  return `expired: overlap ended ${fmtTime(ms(r.removeAfter))}; unpublish it and run "hermes dkim remove ${r.domain} ${r.selector}"`;
 }
 
-function printRecords(rows: DkimKeyRow[]): void {
+function printRecords(rows: DkimKeyView[]): void {
   for (const r of rows) {
     console.log(`; ${r.domain} ${r.algorithm} ${r.bits} bits, selector ${r.selector}: ${describeStatus(r)}`);
-    console.log(dkimZoneLine(r.selector, r.domain, r.dns_txt));
-  }
-}
-
-async function arcUses(db: Db, r: { domain: string; selector: string }): Promise<boolean> {
-  const s = await loadSettings(db);
-  return s['arc.domain']?.toLowerCase() === r.domain && s['arc.selector']?.toLowerCase() === r.selector;
-}
-
-type Published = 'published' | 'missing' | 'different' | string;
-
-async function checkPublished(resolver: DnsResolver, r: DkimKeyRow): Promise<Published> {
-  const want = /(?:^|;)\s*p=([^;]*)/.exec(r.dns_txt)?.[1]?.replace(/\s+/g, '');
-  try {
-    const recs = (await resolver.txt(dkimDnsName(r.selector, r.domain))).map((parts) => parts.join(''));
-    const keys = recs.map((t) => /(?:^|;)\s*p=([^;]*)/.exec(t)?.[1]?.replace(/\s+/g, ''));
-    if (keys.includes(want)) return recs.length > 1 ? 'published (with other TXT records at the same name)' : 'published';
-    return 'different';
-  } catch (err) {
-    const code = (err as { code?: string }).code ?? '';
-    if (code === 'ENOTFOUND' || code === 'ENODATA') return 'missing';
-    return `DNS error ${code || (err as Error).message}`;
+    console.log(r.zoneLine);
   }
 }
 
@@ -100,18 +85,17 @@ export function registerDkim(program: Command): void {
       .option('--bits <n>', 'RSA key size, 1024-4096', '2048')
       .option('--pending', 'publish first: the key waits until "hermes dkim rotate <domain>" activates it'),
   ).action(async (domain: string, o: D & { selector?: string; algorithm: string; bits: string; pending?: boolean }) => {
-    const algorithm = parseDkimAlgorithm(o.algorithm);
-    const d = normaliseDomain(domain);
-    const selector = o.selector ? normaliseSelector(o.selector) : undefined;
-    const bits = Number(o.bits);
-    if (algorithm === 'ed25519-sha256' && o.bits !== '2048') throw new Error('--bits applies to RSA keys only');
     await withDb(o.dataDir, async (db, cfg) => {
-      const mk = masterKey(cfg);
-      const key = await generateDkimKey(algorithm, bits);
-      const row = await addDkimKey(db, mk, { domain: d, ...(selector ? { selector } : {}), key, status: o.pending ? 'pending' : 'active' });
+      const row = await generateKey(db, cliActor(), masterKey(cfg), {
+        domain,
+        algorithm: o.algorithm,
+        ...(o.selector ? { selector: o.selector } : {}),
+        ...(o.bits !== '2048' ? { bits: Number(o.bits) } : {}),
+        pending: !!o.pending,
+      });
       console.log(`generated ${row.algorithm} key (${row.bits} bits) for ${row.domain}, selector ${row.selector}: ${describeStatus(row)}`);
       console.log('publish this DNS record:');
-      console.log(dkimZoneLine(row.selector, row.domain, row.dns_txt));
+      console.log(row.zoneLine);
     });
   });
 
@@ -123,14 +107,12 @@ export function registerDkim(program: Command): void {
       .requiredOption('--key <file>', 'private key file (PEM)')
       .option('--pending', 'do not sign yet: "hermes dkim rotate <domain>" activates it'),
   ).action(async (domain: string, o: D & { selector: string; key: string; pending?: boolean }) => {
-    const d = normaliseDomain(domain);
-    const selector = normaliseSelector(o.selector);
-    const key = readKeyFile(o.key);
+    const privateKeyPem = readKeyFile(o.key);
     await withDb(o.dataDir, async (db, cfg) => {
-      const row = await addDkimKey(db, masterKey(cfg), { domain: d, selector, key, status: o.pending ? 'pending' : 'active' });
+      const row = await withKeyFile(o.key, () => importKey(db, cliActor(), masterKey(cfg), { domain, selector: o.selector, privateKeyPem, pending: !!o.pending }));
       console.log(`imported ${row.algorithm} key (${row.bits} bits) for ${row.domain}, selector ${row.selector}: ${describeStatus(row)}`);
       console.log('its DNS record (check that this is what is published):');
-      console.log(dkimZoneLine(row.selector, row.domain, row.dns_txt));
+      console.log(row.zoneLine);
     });
   });
 
@@ -138,20 +120,18 @@ export function registerDkim(program: Command): void {
     dkim.command('list [domain]').description('list DKIM keys with their status and rotation dates').option('--json', 'machine-readable output'),
   ).action(async (domain: string | undefined, o: D & { json?: boolean }) => {
     await withDb(o.dataDir, async (db) => {
-      const rows = await listDkimKeys(db, domain);
-      const s = await loadSettings(db);
-      const arcKey = s['arc.domain'] && s['arc.selector'] ? `${s['arc.domain'].toLowerCase()} ${s['arc.selector'].toLowerCase()}` : null;
+      const rows = await listKeys(db, cliActor(), domain);
       const view = rows.map((r) => ({
         domain: r.domain,
         selector: r.selector,
         algorithm: r.algorithm,
         bits: r.bits,
-        status: displayStatus(r),
-        arc: arcKey === `${r.domain} ${r.selector}` ? (s['arc.enabled'] ? 'seals' : 'configured (off)') : '',
-        created: fmtTime(r.created_at),
-        activated: fmtTime(r.activated_at),
-        retired: fmtTime(r.retired_at),
-        remove_after: fmtTime(r.remove_after),
+        status: r.status,
+        arc: r.arc ?? '',
+        created: fmtTime(ms(r.createdAt)),
+        activated: fmtTime(ms(r.activatedAt)),
+        retired: fmtTime(ms(r.retiredAt)),
+        remove_after: fmtTime(ms(r.removeAfter)),
       }));
       if (o.json) return console.log(JSON.stringify(view, null, 2));
       printTable(view, ['domain', 'selector', 'algorithm', 'bits', 'status', 'arc', 'created', 'retired', 'remove_after'], domain ? `no DKIM keys for ${domain}` : 'no DKIM keys');
@@ -166,37 +146,34 @@ export function registerDkim(program: Command): void {
       .option('--check', 'look each record up in DNS (the gateway\'s resolvers) and say whether it is published'),
   ).action(async (domain: string, o: D & { json?: boolean; check?: boolean }) => {
     await withDb(o.dataDir, async (db, cfg) => {
-      const all = await listDkimKeys(db, domain);
-      if (!all.length) throw new Error(`no DKIM keys for ${normaliseDomain(domain)}; create one with "hermes dkim generate ${normaliseDomain(domain)}"`);
-      const now = Date.now();
-      const publish = all.filter((r) => displayStatus(r, now) !== 'expired');
-      const expired = all.filter((r) => displayStatus(r, now) === 'expired');
       const resolver = o.check ? new DnsResolver({ servers: cfg.dnsServers.length ? cfg.dnsServers : undefined, cacheMaxEntries: 0 }) : null;
-      const checks = new Map<number, Published>();
-      if (resolver) for (const r of all) checks.set(r.id, await checkPublished(resolver, r));
+      const { publish, unpublish: expired } = await dnsRecords(db, cliActor(), domain, resolver ? (name) => resolver.txt(name) : undefined);
       if (o.json) {
-        const view = (r: DkimKeyRow) => ({
+        const view = (r: (typeof publish)[number]) => ({
           domain: r.domain,
           selector: r.selector,
           algorithm: r.algorithm,
-          status: displayStatus(r, now),
-          name: dkimDnsName(r.selector, r.domain),
-          value: r.dns_txt,
-          zone: dkimZoneLine(r.selector, r.domain, r.dns_txt),
-          removeAfter: r.remove_after === null ? null : new Date(Number(r.remove_after)).toISOString(),
-          ...(resolver ? { dns: checks.get(r.id) } : {}),
+          status: r.status,
+          name: r.dnsName,
+          value: r.dnsValue,
+          zone: r.zoneLine,
+          removeAfter: r.removeAfter,
+          ...(resolver ? { dns: r.dns } : {}),
         });
         return console.log(JSON.stringify({ publish: publish.map(view), unpublish: expired.map(view) }, null, 2));
       }
       printRecords(publish);
       if (expired.length) {
         console.log('\n; no longer needed (overlap ended): remove these records');
-        for (const r of expired) console.log(`; ${dkimZoneLine(r.selector, r.domain, r.dns_txt)}`);
+        for (const r of expired) console.log(`; ${r.zoneLine}`);
       }
       if (resolver) {
         console.log('\nDNS check');
+        // The order of "dkim list": by state, then age.
+        const state = (r: DkimKeyView) => (r.status === 'expired' ? 'retiring' : r.status);
+        const all = [...publish, ...expired].sort((x, y) => state(x).localeCompare(state(y)) || x.createdAt.localeCompare(y.createdAt) || x.id - y.id);
         printTable(
-          all.map((r) => ({ name: dkimDnsName(r.selector, r.domain), status: displayStatus(r, now), dns: checks.get(r.id) })),
+          all.map((r) => ({ name: r.dnsName, status: r.status, dns: r.dns })),
           ['name', 'status', 'dns'],
         );
       }
@@ -221,20 +198,20 @@ export function registerDkim(program: Command): void {
       domain: string,
       o: D & { algorithm?: string; selector?: string; key?: string; bits: string; prepare?: boolean; overlapDays: string },
     ) => {
-      const d = normaliseDomain(domain);
-      const overlapMs = parseOverlap(o.overlapDays);
-      const key = o.key ? readKeyFile(o.key) : undefined;
-      const bits = Number(o.bits);
+      const overlapDays = parseOverlap(o.overlapDays);
+      const privateKeyPem = o.key ? readKeyFile(o.key) : undefined;
       await withDb(o.dataDir, async (db, cfg) => {
-        const mk = masterKey(cfg);
-        const res = await rotateDkimKeys(db, mk, d, {
-          ...(o.algorithm ? { algorithm: parseDkimAlgorithm(o.algorithm) } : {}),
-          ...(o.selector ? { selector: o.selector } : {}),
-          ...(key ? { key } : {}),
-          ...(o.prepare ? { prepare: true } : {}),
-          overlapMs,
-          generate: (alg) => generateDkimKey(alg, bits),
-        });
+        const res = await withKeyFile(o.key, () =>
+          rotateKeys(db, cliActor(), masterKey(cfg), domain, {
+            ...(o.algorithm ? { algorithm: o.algorithm } : {}),
+            ...(o.selector ? { selector: o.selector } : {}),
+            ...(privateKeyPem ? { privateKeyPem } : {}),
+            ...(o.prepare ? { prepare: true } : {}),
+            bits: Number(o.bits),
+            overlapDays,
+          }),
+        );
+        const d = normaliseDomain(domain);
         if (o.prepare) {
           console.log(`prepared ${res.added.length} pending key(s) for ${d}; publish:`);
           printRecords(res.added);
@@ -243,8 +220,8 @@ export function registerDkim(program: Command): void {
         }
         for (const r of res.added) console.log(`now signing: ${r.selector} (${r.algorithm})`);
         for (const r of res.retired) {
-          const note = (await arcUses(db, r)) ? ' (it is the ARC sealing key: point "hermes arc enable" at the new one)' : '';
-          console.log(`retired: ${r.selector} (${r.algorithm}), keep it published until ${fmtTime(r.remove_after)}${note}`);
+          const note = (await isArcKey(db, r)) ? ' (it is the ARC sealing key: point "hermes arc enable" at the new one)' : '';
+          console.log(`retired: ${r.selector} (${r.algorithm}), keep it published until ${fmtTime(ms(r.removeAfter))}${note}`);
         }
         console.log(`DNS records for ${d}:`);
         printRecords([...res.added, ...res.retired]);
@@ -259,28 +236,17 @@ export function registerDkim(program: Command): void {
       .option('--expired', 'remove the retiring keys of the domain whose overlap period is over')
       .option('--force', 'also remove a key that is active, pending or used for ARC sealing'),
   ).action(async (domain: string, selector: string | undefined, o: D & { expired?: boolean; force?: boolean }) => {
-    const d = normaliseDomain(domain);
     if (!selector && !o.expired) throw new Error('name the selector to remove, or use --expired');
     if (selector && o.expired) throw new Error('give either a selector or --expired, not both');
     await withDb(o.dataDir, async (db) => {
       if (o.expired) {
-        const gone = await removeExpiredDkimKeys(db, d);
-        if (!gone.length) console.log(`no expired keys for ${d}`);
-        for (const r of gone) console.log(`removed ${r.selector} (${r.algorithm}); the record ${dkimDnsName(r.selector, r.domain)} can be deleted`);
+        const gone = await removeExpiredKeys(db, cliActor(), domain);
+        if (!gone.length) console.log(`no expired keys for ${normaliseDomain(domain)}`);
+        for (const r of gone) console.log(`removed ${r.selector} (${r.algorithm}); the record ${r.dnsName} can be deleted`);
         return;
       }
-      const row = await findDkimKey(db, d, selector!);
-      if (!row) throw new Error(`no DKIM key ${normaliseSelector(selector!)} for ${d} (see "hermes dkim list ${d}")`);
-      if (!o.force) {
-        if (await arcUses(db, row)) throw new Error(`${row.selector}._domainkey.${d} is the ARC sealing key; "hermes arc disable" or point arc at another key first (or use --force)`);
-        if (row.status === 'active') throw new Error(`${row.selector} is active: mail from ${d} is signed with it; rotate first ("hermes dkim rotate ${d}") or use --force`);
-        if (row.status === 'pending') throw new Error(`${row.selector} is pending (not yet signing); use --force to discard it`);
-        if (displayStatus(row) === 'retiring') {
-          throw new Error(`${row.selector} retired on ${fmtTime(row.retired_at)}; mail signed with it may still be in transit until ${fmtTime(row.remove_after)}; use --force to remove it now`);
-        }
-      }
-      await removeDkimKey(db, d, row.selector);
-      console.log(`removed ${row.selector} (${row.algorithm}, was ${displayStatus(row)}); the record ${dkimDnsName(row.selector, d)} can be deleted`);
+      const row = await removeKey(db, cliActor(), domain, selector!, { force: !!o.force });
+      console.log(`removed ${row.selector} (${row.algorithm}, was ${row.status}); the record ${row.dnsName} can be deleted`);
     });
   });
 
@@ -292,28 +258,22 @@ export function registerDkim(program: Command): void {
       .requiredOption('--domain <domain>', 'sealing domain (d=)')
       .requiredOption('--selector <selector>', 'selector of an RSA key of that domain (see "hermes dkim list")'),
   ).action(async (o: D & { domain: string; selector: string }) => {
-    const d = normaliseDomain(o.domain);
-    const s = normaliseSelector(o.selector);
     await withDb(o.dataDir, async (db) => {
-      const row = await findDkimKey(db, d, s);
-      if (!row) throw new Error(`no DKIM key ${s} for ${d}; create one with "hermes dkim generate ${d} --selector ${s}"`);
-      if (row.algorithm !== 'rsa-sha256') throw new Error(`ARC sealing needs an RSA key (RFC 8617 allows only rsa-sha256); ${s}._domainkey.${d} is ${row.algorithm}`);
-      if (row.status === 'pending') throw new Error(`${s}._domainkey.${d} is pending: publish it and activate it with "hermes dkim rotate ${d}" first`);
-      await setSettings(db, { 'arc.domain': d, 'arc.selector': s, 'arc.enabled': true });
-      console.log(`ARC sealing on: d=${d} s=${s}`);
-      if (displayStatus(row) !== 'active') console.log(`warning: this key is ${displayStatus(row)}; keep its record published as long as it seals`);
+      const a = await setArc(db, cliActor(), { enabled: true, domain: o.domain, selector: o.selector });
+      console.log(`ARC sealing on: d=${a.domain} s=${a.selector}`);
+      if (a.warning) console.log(`warning: ${a.warning}`);
     });
   });
   withDataDir(arc.command('disable').description('stop sealing')).action(async (o: D) => {
     await withDb(o.dataDir, async (db) => {
-      await setSettings(db, { 'arc.enabled': false });
+      await setArc(db, cliActor(), { enabled: false });
       console.log('ARC sealing off');
     });
   });
   withDataDir(arc.command('status').description('show the sealing configuration')).action(async (o: D) => {
     await withDb(o.dataDir, async (db) => {
-      const s = await loadSettings(db);
-      console.log(`ARC sealing ${s['arc.enabled'] ? 'on' : 'off'}${s['arc.domain'] ? `: d=${s['arc.domain']} s=${s['arc.selector']}` : ''}`);
+      const a = await getArc(db, cliActor());
+      console.log(`ARC sealing ${a.enabled ? 'on' : 'off'}${a.domain ? `: d=${a.domain} s=${a.selector}` : ''}`);
     });
   });
 }

@@ -7,7 +7,9 @@ import type { Command } from 'commander';
 import PostalMime from 'postal-mime';
 import { loadSettings, type Settings } from '../config/settings.ts';
 import { SpamEngine } from '../pipeline/filter/spam/index.ts';
-import { externalChecks, parseRspamdUrl, parseSpamdAddress, rspamdPing, spamdPing } from '../pipeline/filter/external/index.ts';
+import { externalChecks, parseRspamdUrl, parseSpamdAddress } from '../pipeline/filter/external/index.ts';
+import { cliActor } from '../services/actor.ts';
+import { externalStatus } from '../services/engines-service.ts';
 import { withDataDir, withDb } from './context.ts';
 
 type D = { dataDir: string };
@@ -35,28 +37,18 @@ export function registerExternal(program: Command): void {
       .option('--rspamd <url>', 'check this Rspamd instead: "http://host:port"'),
   ).action(async (o: D & Overrides) => {
     await withDb(o.dataDir, async (db) => {
-      const s = effective(await loadSettings(db), o);
       let down = 0;
-      const spamd = s['external.spamd'];
-      if (!spamd) console.log('spamd: not configured (external.spamd is null)');
-      else {
-        const how = `weight ${s['external.spamdWeight']}, timeout ${s['external.spamdTimeoutMs']} ms, onError=${s['external.spamdOnError']}`;
-        try {
-          console.log(`spamd ${spamd}: ${await spamdPing({ address: spamd, timeoutMs: Math.min(s['external.spamdTimeoutMs'], 10_000) })} (${how})`);
-        } catch (err) {
-          down++;
-          console.log(`spamd ${spamd}: NOT ANSWERING: ${(err as Error).message}; ${onErrorText(s['external.spamdOnError'])} (${how})`);
+      for (const st of await externalStatus(db, cliActor(), o)) {
+        const setting = `external.${st.engine}`;
+        if (!st.configured) {
+          console.log(`${st.engine}: not configured (${setting} is null)`);
+          continue;
         }
-      }
-      const rspamd = s['external.rspamd'];
-      if (!rspamd) console.log('rspamd: not configured (external.rspamd is null)');
-      else {
-        const how = `weight ${s['external.rspamdWeight']}, timeout ${s['external.rspamdTimeoutMs']} ms, onError=${s['external.rspamdOnError']}`;
-        try {
-          console.log(`rspamd ${rspamd}: ${await rspamdPing({ url: rspamd, timeoutMs: Math.min(s['external.rspamdTimeoutMs'], 10_000) })} (${how})`);
-        } catch (err) {
+        const how = `weight ${st.weight}, timeout ${st.timeoutMs} ms, onError=${st.onError}`;
+        if (st.answering) console.log(`${st.engine} ${st.address}: ${st.version} (${how})`);
+        else {
           down++;
-          console.log(`rspamd ${rspamd}: NOT ANSWERING: ${(err as Error).message}; ${onErrorText(s['external.rspamdOnError'])} (${how})`);
+          console.log(`${st.engine} ${st.address}: NOT ANSWERING: ${st.error}; ${onErrorText(st.onError as 'ignore' | 'tempfail')} (${how})`);
         }
       }
       if (down) process.exitCode = 1;

@@ -3,20 +3,12 @@
 import { readInputFile } from './read-input.ts';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import PostalMime, { type Email } from 'postal-mime';
-import {
-  addFileRule,
-  createFileRuleSet,
-  deleteFileRuleSet,
-  getFileRuleSet,
-  listFileRuleSets,
-  removeFileRule,
-  resetDefaultFileRuleSet,
-} from '../db/repos/file-rules.ts';
-import { FILE_RULE_KINDS, evaluateFileRuleSet, type FileRule, type FileRuleKind, type FileRuleSet } from '../pipeline/filter/attachments/rules.ts';
+import { FILE_RULE_KINDS, type FileRule, type FileRuleKind, type FileRuleSet } from '../pipeline/filter/attachments/rules.ts';
 import { CONTENT_FAMILIES, CONTENT_KINDS } from '../pipeline/filter/attachments/magic.ts';
-import { ARCHIVE_CONDITIONS, inspectEmail } from '../pipeline/filter/attachments/inspect.ts';
+import { ARCHIVE_CONDITIONS } from '../pipeline/filter/attachments/inspect.ts';
 import { DEFAULT_RULE_SET_NAME } from '../pipeline/filter/attachments/default-rules.ts';
+import { cliActor } from '../services/actor.ts';
+import { addRule, createRuleSet, deleteRuleSet, getRuleSet, listRuleSets, removeRule, resetRuleSet, testRuleSet } from '../services/filerules-service.ts';
 import { fmtTime, printTable, withDataDir, withDb } from './context.ts';
 
 type D = { dataDir: string };
@@ -76,15 +68,6 @@ function splitValues(text: string | undefined): string[] {
     .filter(Boolean);
 }
 
-/** A local file as the attachment stage would see it: the message's files, or one attachment. */
-async function filesOf(path: string, asMessage: boolean) {
-  const bytes = readInputFile(path);
-  const email: Email = asMessage
-    ? await PostalMime.parse(bytes)
-    : ({ headers: [], headerLines: [], attachments: [{ filename: basename(path), mimeType: 'application/octet-stream', disposition: 'attachment', content: bytes }] } as unknown as Email);
-  return (await inspectEmail(email)).files;
-}
-
 export function registerFileRules(program: Command): void {
   const fr = program
     .command('filerules')
@@ -92,8 +75,8 @@ export function registerFileRules(program: Command): void {
 
   withDataDir(fr.command('list').description('list the file rule sets')).action(async (o: D) => {
     await withDb(o.dataDir, async (db) => {
-      const sets = await listFileRuleSets(db);
-      printTable(sets.map((s) => ({ ...s, updated: fmtTime(s.updated_at) })), ['name', 'rules', 'updated', 'description']);
+      const sets = await listRuleSets(db, cliActor());
+      printTable(sets.map((s) => ({ ...s, updated: fmtTime(Date.parse(s.updatedAt)) })), ['name', 'rules', 'updated', 'description']);
     });
   });
 
@@ -101,9 +84,7 @@ export function registerFileRules(program: Command): void {
     fr.command('show <set>').description('show the rules of a set, in the order they are tried').option('--full', 'show every value of long lists'),
   ).action(async (name: string, o: D & { full?: boolean }) => {
     await withDb(o.dataDir, async (db) => {
-      const set = await getFileRuleSet(db, name);
-      if (!set) throw new Error(`no file rule set "${name}" (see "hermes filerules list")`);
-      printSet(set, o.full === true);
+      printSet(await getRuleSet(db, cliActor(), name), o.full === true);
     });
   });
 
@@ -115,14 +96,14 @@ export function registerFileRules(program: Command): void {
       .option('--description <text>', 'a note for admins', ''),
   ).action(async (name: string, o: D & { from?: string; description: string }) => {
     await withDb(o.dataDir, async (db) => {
-      const set = await createFileRuleSet(db, name, o.description, o.from);
+      const set = await createRuleSet(db, cliActor(), name, { description: o.description, ...(o.from !== undefined ? { copyFrom: o.from } : {}) });
       console.log(`created file rule set ${set.name} with ${set.rules.length} rules`);
     });
   });
 
   withDataDir(fr.command('delete <set>').description(`delete a rule set (policies naming it fall back to "${DEFAULT_RULE_SET_NAME}")`)).action(async (name: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      await deleteFileRuleSet(db, name);
+      await deleteRuleSet(db, cliActor(), name);
       console.log(`deleted file rule set ${name}`);
     });
   });
@@ -154,7 +135,7 @@ export function registerFileRules(program: Command): void {
         description: o.description,
       };
       await withDb(o.dataDir, async (db) => {
-        const set = await addFileRule(db, setName, rule, { ...(o.before !== undefined ? { before: o.before } : {}), ...(o.replace ? { replace: true } : {}) });
+        const set = await addRule(db, cliActor(), setName, rule, { ...(o.before !== undefined ? { before: o.before } : {}), ...(o.replace ? { replace: true } : {}) });
         printSet(set);
       });
     },
@@ -162,14 +143,13 @@ export function registerFileRules(program: Command): void {
 
   withDataDir(fr.command('remove <set> <rule>').description('remove a rule from a set')).action(async (setName: string, ruleName: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      await removeFileRule(db, setName, ruleName);
+      await removeRule(db, cliActor(), setName, ruleName);
       console.log(`removed rule ${ruleName} from ${setName}`);
     });
   });
 
   withDataDir(fr.command('reset <set>').description(`put the shipped rules back into the "${DEFAULT_RULE_SET_NAME}" set`)).action(async (name: string, o: D) => {
-    if (name.trim().toLowerCase() !== DEFAULT_RULE_SET_NAME) throw new Error(`only the "${DEFAULT_RULE_SET_NAME}" set has shipped rules to reset to`);
-    await withDb(o.dataDir, async (db) => printSet(await resetDefaultFileRuleSet(db)));
+    await withDb(o.dataDir, async (db) => printSet(await resetRuleSet(db, cliActor(), name)));
   });
 
   withDataDir(
@@ -179,19 +159,16 @@ export function registerFileRules(program: Command): void {
       .option('--message', 'the files are messages (.eml): judge their attachments'),
   ).action(async (setName: string, paths: string[], o: D & { message?: boolean }) => {
     await withDb(o.dataDir, async (db) => {
-      const set = await getFileRuleSet(db, setName);
-      if (!set) throw new Error(`no file rule set "${setName}" (see "hermes filerules list")`);
+      await getRuleSet(db, cliActor(), setName);
       let bannedAny = false;
       for (const p of paths) {
-        const files = await filesOf(p, o.message === true);
-        const banned = evaluateFileRuleSet(set, files);
+        const bytes = readInputFile(p);
+        const files = await testRuleSet(db, cliActor(), setName, o.message === true ? { message: bytes } : { filename: basename(p), content: bytes });
         for (const f of files) {
-          const b = banned.find((x) => x.filename === f.path);
-          const what = f.detected ? f.detected.description : 'unknown content';
-          console.log(`${b ? 'BANNED' : 'ok    '}  ${f.path}  (${what})${b ? `  rule ${b.rule}: ${b.reason}` : ''}`);
+          console.log(`${f.banned ? 'BANNED' : 'ok    '}  ${f.path}  (${f.detected ?? 'unknown content'})${f.banned ? `  rule ${f.rule}: ${f.reason}` : ''}`);
         }
         if (!files.length) console.log(`ok      ${p}  (no attachments)`);
-        bannedAny ||= banned.length > 0;
+        bannedAny ||= files.some((f) => f.banned);
       }
       if (bannedAny) process.exitCode = 2;
     });

@@ -2,22 +2,23 @@
 // assignment to recipients, domains, or everyone else (default). Changes apply to
 // running gateways from their next message.
 import type { Command } from 'commander';
+import { cliActor } from '../services/actor.ts';
 import {
-  assignPolicy,
-  createPolicy,
-  deletePolicy,
-  getPolicy,
-  listAssignments,
-  listPolicies,
+  assignFilterPolicy,
+  createFilterPolicy,
+  getFilterPolicy,
+  listFilterPolicies,
+  listPolicyAssignments,
   POLICY_ACTIONS,
-  unassignPolicy,
-  updatePolicy,
+  removeFilterPolicy,
+  resolvePolicyFor,
+  unassignFilterPolicy,
+  updateFilterPolicy,
+  type FilterPolicy,
+  type PolicyAssignment,
   type PolicyFields,
-} from '../db/repos/filter-policies.ts';
-import type { FilterPolicyRow, PolicyAction } from '../db/schema.ts';
-import { getFileRuleSet } from '../db/repos/file-rules.ts';
-import type { Db } from '../db/database.ts';
-import { loadFilterConfig } from '../pipeline/decide/filter-config.ts';
+} from '../services/filter-policy-service.ts';
+import type { PolicyAction } from '../db/schema.ts';
 import { printTable, withDataDir, withDb } from './context.ts';
 
 type D = { dataDir: string };
@@ -88,11 +89,6 @@ function fields(o: PolicyOpts): PolicyFields {
   return f;
 }
 
-/** A policy may only name a file rule set that exists (see hermes filerules). */
-async function checkFileRules(db: Db, f: PolicyFields): Promise<void> {
-  if (f.fileRules && !(await getFileRuleSet(db, f.fileRules))) throw new Error(`no file rule set ${f.fileRules} (see "hermes filerules list")`);
-}
-
 function withPolicyOptions(cmd: Command): Command {
   return cmd
     .option('--description <text>', 'a note for admins')
@@ -110,20 +106,20 @@ function withPolicyOptions(cmd: Command): Command {
 
 const fmtLevel = (n: number | null) => (n === null ? 'off' : String(n));
 
-function show(p: FilterPolicyRow): void {
+function show(p: FilterPolicy): void {
   const line = (k: string, v: unknown) => console.log(`${k.padEnd(18)}${String(v)}`);
   line('Policy', p.name);
   line('Description', p.description ?? '-');
-  line('Tag level', fmtLevel(p.tag_score));
-  line('Quarantine level', fmtLevel(p.quarantine_score));
-  line('Reject level', fmtLevel(p.reject_score));
-  line('Spam action', p.spam_action);
-  line('Malware action', p.malware_action);
-  line('Banned action', p.banned_action);
-  line('Bad header action', p.badheader_action);
-  line('Subject tag', p.subject_tag);
-  line('Spam checks', p.spam_checks ? 'on' : 'off');
-  line('File rules', p.file_rules ?? 'default');
+  line('Tag level', fmtLevel(p.tagScore));
+  line('Quarantine level', fmtLevel(p.quarantineScore));
+  line('Reject level', fmtLevel(p.rejectScore));
+  line('Spam action', p.spamAction);
+  line('Malware action', p.malwareAction);
+  line('Banned action', p.bannedAction);
+  line('Bad header action', p.badheaderAction);
+  line('Subject tag', p.subjectTag);
+  line('Spam checks', p.spamChecks ? 'on' : 'off');
+  line('File rules', p.fileRules ?? 'default');
 }
 
 export function registerFilterPolicy(program: Command): void {
@@ -131,16 +127,16 @@ export function registerFilterPolicy(program: Command): void {
   withDataDir(cmd.command('list').description('list policies')).action(async (o: D) => {
     await withDb(o.dataDir, async (db) => {
       printTable(
-        (await listPolicies(db)).map((p) => ({
+        (await listFilterPolicies(db, cliActor())).map((p) => ({
           name: p.name,
-          tag: fmtLevel(p.tag_score),
-          quarantine: fmtLevel(p.quarantine_score),
-          reject: fmtLevel(p.reject_score),
-          spam: p.spam_action,
-          malware: p.malware_action,
-          banned: p.banned_action,
-          bad_header: p.badheader_action,
-          subject_tag: p.subject_tag,
+          tag: fmtLevel(p.tagScore),
+          quarantine: fmtLevel(p.quarantineScore),
+          reject: fmtLevel(p.rejectScore),
+          spam: p.spamAction,
+          malware: p.malwareAction,
+          banned: p.bannedAction,
+          bad_header: p.badheaderAction,
+          subject_tag: p.subjectTag,
         })),
         ['name', 'tag', 'quarantine', 'reject', 'spam', 'malware', 'banned', 'bad_header', 'subject_tag'],
       );
@@ -148,53 +144,58 @@ export function registerFilterPolicy(program: Command): void {
   });
   withDataDir(cmd.command('show <name>').description('show one policy')).action(async (name: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      const p = await getPolicy(db, name);
-      if (!p) throw new Error(`no policy ${name}`);
-      show(p);
+      show(await getFilterPolicy(db, cliActor(), name));
     });
   });
   withDataDir(withPolicyOptions(cmd.command('add <name>').description('create a policy (unset options take the defaults)'))).action(async (name: string, o: D & PolicyOpts) => {
     const f = fields(o);
     await withDb(o.dataDir, async (db) => {
-      await checkFileRules(db, f);
-      show(await createPolicy(db, name, f));
+      show(await createFilterPolicy(db, cliActor(), name, f));
     });
   });
   withDataDir(withPolicyOptions(cmd.command('set <name>').description('change a policy'))).action(async (name: string, o: D & PolicyOpts) => {
     const f = fields(o);
     if (!Object.keys(f).length) throw new Error('nothing to change: give at least one option (see --help)');
     await withDb(o.dataDir, async (db) => {
-      await checkFileRules(db, f);
-      show(await updatePolicy(db, name, f));
+      show(await updateFilterPolicy(db, cliActor(), name, f));
     });
   });
   withDataDir(cmd.command('remove <name>').description('delete a policy that is not assigned')).action(async (name: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      await deletePolicy(db, name);
+      await removeFilterPolicy(db, cliActor(), name);
       console.log(`removed policy ${name}`);
     });
   });
   withDataDir(cmd.command('assign <target> <policy>').description('apply a policy to a recipient (user@domain), a domain (and its subdomains), or "default"')).action(
     async (target: string, policy: string, o: D) => {
       await withDb(o.dataDir, async (db) => {
-        const t = await assignPolicy(db, target, policy);
+        const t = await assignFilterPolicy(db, cliActor(), target, policy);
         console.log(`${t.scope === 'default' ? 'default' : `${t.scope} ${t.target}`}: policy ${policy.toLowerCase()}`);
       });
     },
   );
   withDataDir(cmd.command('unassign <target>').description('remove the policy of a recipient or domain (the default applies again)')).action(async (target: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      await unassignPolicy(db, target);
+      await unassignFilterPolicy(db, cliActor(), target);
       console.log(`${target}: default policy`);
     });
   });
   withDataDir(cmd.command('which <address>').description('which policy applies to an address, and why')).action(async (address: string, o: D) => {
     await withDb(o.dataDir, async (db) => {
-      const r = (await loadFilterConfig(db, 0)).policies.resolve(address.trim());
-      console.log(`${address.trim().toLowerCase()}: policy ${r.policy.name} (${r.via === 'default' ? 'the default assignment' : `assigned to ${r.via}`})`);
+      const r = await resolvePolicyFor(db, cliActor(), address);
+      console.log(`${r.address}: policy ${r.policy} (${r.via === 'default' ? 'the default assignment' : `assigned to ${r.via}`})`);
     });
   });
   withDataDir(cmd.command('assignments').description('who has which policy')).action(async (o: D) => {
-    await withDb(o.dataDir, async (db) => printTable((await listAssignments(db)).map((a) => ({ ...a, target: a.target || '(everyone else)' })), ['scope', 'target', 'policy']));
+    await withDb(o.dataDir, async (db) => {
+      const all: PolicyAssignment[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await listPolicyAssignments(db, cliActor(), { cursor, limit: 500 });
+        all.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      printTable(all.map((a) => ({ ...a, target: a.target || '(everyone else)' })), ['scope', 'target', 'policy']);
+    });
   });
 }

@@ -33,6 +33,10 @@ export interface Settings {
   'delivery.mxPort': number;
   'delivery.connectTimeoutSec': number;
   'delivery.retry': RetryPolicy;
+  /** Pending recipients the scheduler loads per poll (per worker); the rest follow as these finish. */
+  'delivery.resumeBatch': number;
+  /** Free bytes kept on the spool's filesystem: below this, new mail gets 452 4.3.1 (mail already accepted still has room). */
+  'spool.minFreeBytes': number;
   /** Return only the headers of a bounced message in its DSN, or the full message. */
   'dsn.returnContent': 'headers' | 'full';
 
@@ -169,6 +173,8 @@ export const SETTINGS_DEFAULTS: Settings = {
   'delivery.mxPort': 25,
   'delivery.connectTimeoutSec': 30,
   'delivery.retry': DEFAULT_RETRY_POLICY,
+  'delivery.resumeBatch': 5000,
+  'spool.minFreeBytes': 100 * 1024 * 1024,
   'dsn.returnContent': 'headers',
   'auth.verify': true,
   'auth.dmarcReject': true,

@@ -1,6 +1,7 @@
 // Queues one RFC 3464 delivery status notification for the recipients of one delivery
 // attempt that failed for good. The DSN goes out with the null sender, so it can never
 // itself be bounced.
+import type { Db } from '../db/database.ts';
 import type { PolicySnapshot } from '../smtp/relay-policy.ts';
 import type { Acceptor } from '../spool/acceptor.ts';
 import { newQueueId } from '../spool/queue-id.ts';
@@ -18,6 +19,8 @@ export interface BounceInput {
   failed: Array<RecipientResult & { expired: boolean }>;
   remote: string | null;
   original: Buffer;
+  /** Written in the same commit as the DSN's queue entry (the failed recipients' final status). */
+  commitWith?: (db: Db) => Promise<void>;
 }
 
 export async function sendBounce(b: BounceInput): Promise<string> {
@@ -61,6 +64,7 @@ export async function sendBounce(b: BounceInput): Promise<string> {
     },
     [dsn],
     [{ message_id: id, at: now.getTime(), type: 'created', recipient: null, detail: JSON.stringify({ dsnFor: b.job.messageId }) }],
+    b.commitWith,
   );
   return id;
 }

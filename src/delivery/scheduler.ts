@@ -1,6 +1,8 @@
 // The delivery side of the queue. Fresh messages are handed over the moment they are
-// durable; deferred recipients come back from the index when their retry time is due;
-// on start, everything the index (rebuilt from the spool) still holds is resumed.
+// durable; every other pending recipient (queued or deferred) comes back from the index
+// when its next-attempt time is due, a batch per poll, so no backlog is too large to
+// resume. The rule: every pending recipient is either being attempted or has a
+// next-attempt time this poll reaches; a failure nobody foresaw defers it, never strands it.
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
@@ -54,6 +56,8 @@ export class DeliveryScheduler {
   /** Recipients not yet final, per message accepted by this process: no query to know when it is done. */
   readonly #pendingCount = new Map<string, number>();
   readonly #waiting: DeliveryJob[] = [];
+  /** Recipients whose deferral could not even be written: not retried before this time. */
+  readonly #heldUntil = new Map<string, number>();
   #running = 0;
   #stopping = false;
   #timer: NodeJS.Timeout | null = null;
@@ -114,17 +118,17 @@ export class DeliveryScheduler {
     for (const job of groups.values()) this.#submit(job);
   }
 
-  /** Resumes every recipient still queued (after a restart) and every due retry. */
+  /** After a restart: the first batch of what is pending; the poll brings the rest. */
   async resumeAll(): Promise<number> {
-    return this.#loadJobs('queued');
+    return this.pollDue();
   }
 
-  /** Picks up deferred recipients whose retry time has come. */
+  /** Picks up pending recipients (never attempted, or deferred) whose attempt time has come. */
   async pollDue(): Promise<number> {
     if (this.#polling || this.#stopping) return 0;
     this.#polling = true;
     try {
-      return await this.#loadJobs('due');
+      return await this.#loadDue();
     } catch (err) {
       this.o.log.error({ err }, 'retry poll failed');
       return 0;
@@ -133,11 +137,19 @@ export class DeliveryScheduler {
     }
   }
 
-  /** 'queued': never attempted (resume after start); 'due': deferred and due now. */
-  async #loadJobs(which: 'queued' | 'due'): Promise<number> {
-    let q = this.o.db.selectFrom('recipients');
-    q = which === 'queued' ? q.where('recipients.status', '=', 'queued') : q.where('recipients.status', '=', 'deferred').where('recipients.next_attempt_at', '<=', Date.now());
-    const rows = await q
+  /**
+   * One batch of due recipients, oldest first. Those already in hand (being attempted or
+   * waiting for a delivery slot) are skipped; the batch bounds memory, and as they finish
+   * the next poll reaches the ones behind them.
+   */
+  async #loadDue(): Promise<number> {
+    const now = Date.now();
+    const batch = Math.max(1, this.o.policy.cached().settings['delivery.resumeBatch']);
+    for (const [key, until] of this.#heldUntil) if (until <= now) this.#heldUntil.delete(key);
+    const rows = await this.o.db
+      .selectFrom('recipients')
+      .where('recipients.status', 'in', ['queued', 'deferred'])
+      .where('recipients.next_attempt_at', '<=', now)
       .innerJoin('messages', 'messages.id', 'recipients.message_id')
       .where(sql<number>`messages.node % ${this.o.workers}`, '=', this.o.node)
       .where('messages.state', '=', 'queued')
@@ -155,11 +167,12 @@ export class DeliveryScheduler {
         'messages.received_at',
       ])
       .orderBy('recipients.next_attempt_at')
-      .limit(5000)
+      .limit(batch)
       .execute();
     const jobs = new Map<string, DeliveryJob>();
     for (const r of rows) {
-      if (this.#inFlight.has(`${r.message_id}:${r.idx}`)) continue;
+      const rcptKey = `${r.message_id}:${r.idx}`;
+      if (this.#inFlight.has(rcptKey) || this.#heldUntil.has(rcptKey)) continue;
       const key = `${r.message_id}|${r.route}|${r.require_tls}`;
       let job = jobs.get(key);
       if (!job) {
@@ -189,6 +202,9 @@ export class DeliveryScheduler {
 
   #submit(job: DeliveryJob): void {
     if (this.#stopping) return; // stays in the spool; the next start resumes it
+    // A poll can read a fresh message's rows just before its acceptance hands it over.
+    job.rcpts = job.rcpts.filter((r) => !this.#inFlight.has(`${job.messageId}:${r.idx}`));
+    if (job.rcpts.length === 0) return;
     for (const r of job.rcpts) this.#inFlight.add(`${job.messageId}:${r.idx}`);
     if (this.#running >= this.#maxConcurrent) {
       this.#waiting.push(job);
@@ -200,7 +216,7 @@ export class DeliveryScheduler {
   #start(job: DeliveryJob): void {
     this.#running++;
     this.#deliver(job)
-      .catch((err: unknown) => this.o.log.error({ err, queueId: job.messageId }, 'delivery failed unexpectedly'))
+      .catch((err: unknown) => this.#deferUnexpected(job, err))
       .finally(() => {
         for (const r of job.rcpts) this.#inFlight.delete(`${job.messageId}:${r.idx}`);
         this.#running--;
@@ -213,17 +229,22 @@ export class DeliveryScheduler {
   async #deliver(job: DeliveryJob): Promise<void> {
     const settings = this.o.policy.cached().settings;
     const log = this.o.log.child({ queueId: job.messageId });
+    const to = job.rcpts.map((r) => r.address);
     let message: Buffer;
     try {
       message = job.message ?? (await this.o.spool.readMessage(job.file));
       job.message = null; // a retry reads it again rather than holding it while deferred
     } catch (err) {
-      // Deleted from the queue meanwhile, or the file is gone: nothing to send.
-      log.warn({ err }, 'spool file unreadable, delivery skipped');
+      // Deleted from the queue meanwhile (the update below then changes nothing), or the
+      // file is gone or damaged: deferred on the retry schedule like any other failure,
+      // so an admin sees it in the queue and it expires at the queue lifetime, instead
+      // of being tried again every poll.
+      log.error({ err, file: job.file }, 'spool file unreadable; recipients deferred');
+      const reply = `local error: the message's spool file cannot be read (${(err as NodeJS.ErrnoException).code ?? 'damaged'})`;
+      await this.#apply(job, to.map((address) => ({ address, outcome: 'deferred', reply, status: '4.3.0' })), null, false, Buffer.alloc(0));
       return;
     }
     const route = parseRoute(job.route);
-    const to = job.rcpts.map((r) => r.address);
     let results: RecipientResult[];
     let remote: string | null = null;
     let tls = false;
@@ -287,18 +308,12 @@ export class DeliveryScheduler {
       }
     }
     const log = this.o.log.child({ queueId: job.messageId });
-    if (failed.length) await this.#bounce(job, failed, remote, message, log);
-
     const final = delivered.length + failed.length;
     const left = this.#pendingCount.get(job.messageId);
     const knownDone = left !== undefined && left - final <= 0;
-    if (left !== undefined) {
-      if (knownDone) this.#pendingCount.delete(job.messageId);
-      else this.#pendingCount.set(job.messageId, left - final);
-    }
     const deliveredReply = results.find((r) => r.outcome === 'delivered')?.reply ?? null;
-    // One batched write for the whole attempt (and the message's end when we know it).
-    await this.o.index.op(async (db) => {
+    // One write for the whole attempt (and the message's end when we know it).
+    const record = async (db: Db) => {
       const up = (idx: number[], set: Record<string, unknown>) =>
         db
           .updateTable('recipients')
@@ -312,17 +327,33 @@ export class DeliveryScheduler {
       for (const f of failed) await up([f.idx], { status: f.expired ? 'expired' : 'bounced', last_reply: f.reply });
       for (const d of deferred) await up([d.idx], { status: 'deferred', last_reply: d.result.reply, next_attempt_at: d.retryAt });
       if (knownDone) await db.updateTable('messages').set({ state: 'done', done_at: now }).where('id', '=', job.messageId).where('state', '=', 'queued').execute();
-    });
+    };
+    // A DSN and the recipients' final status commit together (see #bounce): a crash can
+    // lose neither one alone, so a restart never decides, and sends, a second DSN.
+    const recordedWithDsn = failed.length > 0 && (await this.#bounce(job, failed, remote, message, log, record));
+    if (!recordedWithDsn) await this.o.index.op(record);
+    if (left !== undefined) {
+      if (knownDone) this.#pendingCount.delete(job.messageId);
+      else this.#pendingCount.set(job.messageId, left - final);
+    }
     log.info({ delivered: delivered.length, deferred: deferred.length, failed: failed.length, remote }, 'delivery attempt');
     if (knownDone) await this.o.spool.remove(job.file);
     else if (final && left === undefined) await this.#finishIfDone(job);
   }
 
-  async #bounce(job: DeliveryJob, failed: Array<RecipientResult & { expired: boolean }>, remote: string | null, message: Buffer, log: Logger): Promise<void> {
+  /** Queues the DSN with `record` in its commit; false when no DSN was queued (record not run). */
+  async #bounce(
+    job: DeliveryJob,
+    failed: Array<RecipientResult & { expired: boolean }>,
+    remote: string | null,
+    message: Buffer,
+    log: Logger,
+    record: (db: Db) => Promise<void>,
+  ): Promise<boolean> {
     // Never bounce a bounce, and never to the null sender: no loops, no backscatter.
     if (job.mailFrom === '' || job.direction === 'dsn') {
       this.o.index.event(job.messageId, 'dsn-suppressed', { reason: job.mailFrom === '' ? 'null sender' : 'message is itself a DSN' });
-      return;
+      return false;
     }
     try {
       const snapshot = this.o.policy.cached();
@@ -335,11 +366,42 @@ export class DeliveryScheduler {
         failed,
         remote,
         original: message,
+        commitWith: record,
       });
       this.o.index.event(job.messageId, 'dsn', { dsnId, recipients: failed.map((f) => f.address) });
+      return true;
     } catch (err) {
       log.error({ err }, 'could not queue the delivery status notification');
       this.o.index.event(job.messageId, 'dsn-failed', { error: (err as Error).message });
+      return false;
+    }
+  }
+
+  /**
+   * A failure the code did not foresee (a bug, a full disk under the index): the
+   * recipients get a next attempt like any deferral, and if even that cannot be written
+   * they are held here for the same time, so the poll neither strands them nor spins.
+   */
+  async #deferUnexpected(job: DeliveryJob, err: unknown): Promise<void> {
+    const now = Date.now();
+    const policy = this.o.policy.cached().settings['delivery.retry'];
+    const next = nextAttempt(policy, { firstAttemptAt: new Date(job.firstAttemptAt ?? now), attempts: job.attempts + 1, now: new Date(now) });
+    const retryAt = 'expired' in next ? now + policy.minimalBackoffSec * 1000 : next.retryAt.getTime();
+    this.o.log.error({ err, queueId: job.messageId, retryAt: new Date(retryAt).toISOString() }, 'delivery failed unexpectedly; deferred');
+    const idx = job.rcpts.map((r) => r.idx);
+    try {
+      await this.o.index.op(async (db) => {
+        await db
+          .updateTable('recipients')
+          .set((eb) => ({ status: 'deferred', next_attempt_at: retryAt, updated_at: now, attempts: eb('attempts', '+', 1), last_reply: `local error: ${(err as Error)?.message ?? String(err)}`.slice(0, 500) }))
+          .where('message_id', '=', job.messageId)
+          .where('idx', 'in', idx)
+          .where('status', 'in', ['queued', 'deferred'])
+          .execute();
+      });
+    } catch (writeErr) {
+      this.o.log.error({ err: writeErr, queueId: job.messageId }, 'cannot record the deferral; holding the recipients in memory until their retry time');
+      for (const i of idx) this.#heldUntil.set(`${job.messageId}:${i}`, retryAt);
     }
   }
 

@@ -5,6 +5,7 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerDataStream, type SMT
 import type { Logger } from 'pino';
 import type { PolicySnapshot, PolicyStore } from './relay-policy.ts';
 import { installSmtpServerPatches, smtpError } from './smtp-server-patches.ts';
+import { receptionFailureReply } from './reception-errors.ts';
 import { BareNewlineGuard, normalizeBareLf } from './bare-newline-guard.ts';
 import { normaliseIp } from './cidr.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
@@ -220,7 +221,7 @@ export class MxServer {
     stream.once('end', () => {
       this.#handleMessage(session, st, stream, Buffer.concat(chunks, size), guard).then(
         (reply) => cb(null, reply),
-        (err: Error) => cb(err),
+        (err: Error) => cb(receptionFailureReply(err, this.o.acceptor.storageLow, this.o.log)),
       ).finally(() => {
         if (--this.#inFlight === 0) for (const w of this.#idleWaiters.splice(0)) w();
       });
@@ -291,6 +292,8 @@ export class MxServer {
         };
       } else if (raw !== received) ctx.trace('bare-lf', { action: 'normalized', firstAt: guard.violation?.offset });
     }
+    // Below the spool's free-space reserve: 452 before any work (stuck-mail, issue 11).
+    if (!ctx.reject) await this.o.acceptor.ensureSpace(raw.length);
     const copies: CopyRecord[] = [];
     if (!ctx.reject) {
       // Copies for delivery after the first get their own queue id and trace; the first,

@@ -1,9 +1,11 @@
 // Making a message durable: spool file fsync'd, its directory entry fsync'd, its index
 // rows written. Only when accept() resolves may the SMTP session answer 250.
 import type { Logger } from 'pino';
+import type { Db } from '../db/database.ts';
 import type { NewEvent, NewRecipient } from '../db/schema.ts';
 import type { IndexWriter } from '../trace/index-writer.ts';
 import { DirSync } from './dir-sync.ts';
+import type { SpoolSpace } from './free-space.ts';
 import type { Spool, SpoolEnvelope } from './spool-file.ts';
 
 export interface AcceptedMessage {
@@ -25,19 +27,35 @@ export class Acceptor {
     private readonly spool: Spool,
     private readonly index: IndexWriter,
     private readonly log: Logger,
+    private readonly space: SpoolSpace | null = null,
   ) {}
+
+  /**
+   * For mail arriving from outside: refuses (452 4.3.1) below the spool's free-space
+   * reserve. Internal writes (DSNs, released quarantine) use the reserve instead.
+   */
+  async ensureSpace(incomingBytes: number): Promise<void> {
+    await this.space?.ensure(incomingBytes);
+  }
+
+  /** The last free-space look found the spool below its reserve (for error replies). */
+  get storageLow(): boolean {
+    return this.space?.low ?? false;
+  }
 
   /** Called with every message once it is durable (the delivery scheduler listens). */
   onAccepted(fn: (m: AcceptedMessage) => void): void {
     this.#listeners.push(fn);
   }
 
-  async accept(envelope: SpoolEnvelope, message: Buffer[], extraEvents: NewEvent[] = []): Promise<AcceptedMessage> {
+  /** `commitWith` runs in the same transaction as the message's index rows. */
+  async accept(envelope: SpoolEnvelope, message: Buffer[], extraEvents: NewEvent[] = [], commitWith?: (db: Db) => Promise<void>): Promise<AcceptedMessage> {
     const size = message.reduce((n, b) => n + b.length, 0);
     const { file } = await this.spool.write(envelope, message);
     try {
       await this.#dirSync.sync(this.spool.dirOf(file));
-      await this.index.insertMessage(...indexRows(envelope, file, size, extraEvents));
+      // Queued in the same tick, both go into the index writer's next batch: one transaction.
+      await Promise.all([this.index.insertMessage(...indexRows(envelope, file, size, extraEvents)), ...(commitWith ? [this.index.op(commitWith)] : [])]);
     } catch (err) {
       // Not acknowledged, so not kept: the client will retry.
       await this.spool.remove(file).catch(() => {});

@@ -127,6 +127,10 @@ export class Spool {
 
 export function parseSpoolFile(buf: Buffer, name: string): { envelope: SpoolEnvelope; message: Buffer } {
   const nl = buf.indexOf(10);
+  // Empty, or cut off inside its header line: created, never fsync'd to the end.
+  if (nl < 0 && MAGIC.startsWith(buf.subarray(0, MAGIC.length).toString('latin1'))) {
+    throw new TruncatedSpoolFile(`spool file ${name} is truncated (${buf.length} bytes, no complete header)`);
+  }
   const head = nl > 0 ? buf.subarray(0, nl).toString() : '';
   const m = /^HSPOOL1 (\d+)$/.exec(head);
   if (!m) throw new Error(`spool file ${name} is damaged (bad header)`);

@@ -26,6 +26,8 @@ export interface TestGateway {
   /** A database handle for configuring and inspecting the gateway. */
   db: Db;
   output(): string;
+  /** PID of the running `hermes start` process (the cluster primary), undefined while stopped. */
+  pid(): number | undefined;
   /** Runs the hermes CLI against this data directory. */
   cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   start(): Promise<void>;
@@ -40,6 +42,8 @@ export interface TestGateway {
 export interface TestGatewayOptions {
   hostname?: string;
   dnsServer?: string;
+  /** Create the data directory below this one (e.g. a small tmpfs) instead of the system tmpdir. */
+  parentDir?: string;
 }
 
 /**
@@ -58,7 +62,7 @@ function assertBuilt(): void {
 
 export async function createTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
   assertBuilt();
-  const dataDir = mkdtempSync(join(tmpdir(), 'hermes-test-'));
+  const dataDir = mkdtempSync(join(o.parentDir ?? tmpdir(), 'hermes-test-'));
   const port = await findFreePort();
   const httpPort = await findFreePort();
   // Tests never ask the machine's resolvers: without a zone of its own, a gateway gets an
@@ -79,6 +83,7 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
     dataDir,
     db,
     output: () => out,
+    pid: () => child?.pid,
     cli: (args) => runCli([...args, '--data-dir', dataDir]),
     async start() {
       if (child) throw new Error('already running');
@@ -93,7 +98,8 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
       c.once('exit', () => {
         if (child === c) child = null;
       });
-      await waitForPort(port, 20_000, () => child === c);
+      // Generous: a start takes ~1 s alone, but over 15 s on a 2-core box at load 19.
+      await waitForPort(port, 60_000, () => child === c);
       // The HTTPS server starts right after the SMTP listener.
       await waitForPort(httpPort, 20_000, () => child === c);
     },

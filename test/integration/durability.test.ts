@@ -7,6 +7,7 @@ import { runSmtpSource, startSmtpSink, type SmtpSink } from '../helpers/peers.ts
 import { sendMessage, simpleMessage } from '../helpers/smtp-probe.ts';
 import { upsertRelayDomain } from '../../src/db/repos/relay-policy.ts';
 import { setSetting } from '../../src/config/settings.ts';
+import { assertNoStrandedRecipients } from '../helpers/queue-watchdog.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -60,6 +61,7 @@ test('kill -9 under load: every message that got a 250 reaches the sink after re
     `all ${acked.size} acknowledged messages at the sink`,
   ).catch((err: Error) => err);
   assert.deepEqual(missing, [], String(missing));
+  await assertNoStrandedRecipients(gw.db);
   await gw.stop();
 });
 
@@ -154,6 +156,7 @@ test('messages never attempted before a crash are delivered right after the rest
   await sink.restart();
   await gw.start();
   await eventually(async () => (await sink.messages()).some((m) => m.raw.includes('accepted-then-crash')), 20_000, 'delivery after restart');
+  await assertNoStrandedRecipients(gw.db);
   await gw.stop();
 });
 
@@ -177,3 +180,4 @@ test('a message that cannot be delivered within the queue lifetime expires with 
   assert.equal((await sink.messages()).filter((m) => m.from === '').length, 1, 'exactly one DSN');
   await gw.stop();
 });
+

@@ -166,3 +166,31 @@ export async function unassignPolicy(db: Db, target: string): Promise<void> {
 export function listAssignments(db: Db) {
   return db.selectFrom('filter_policy_assignments').selectAll().orderBy('scope').orderBy('target').execute();
 }
+
+export interface AssignmentFilter {
+  /** Only assignments after this (scope, target): the cursor of the previous page. */
+  after?: { scope: string; target: string };
+  /** Only assignments to these domains, their subdomains and their recipients (domain administrators). */
+  domains?: readonly string[];
+}
+
+/** One page of assignments by (scope, target), filtered in SQL. */
+export async function listAssignmentsPage(db: Db, f: AssignmentFilter, limit: number) {
+  if (f.domains && !f.domains.length) return [];
+  let q = db.selectFrom('filter_policy_assignments').selectAll();
+  if (f.after) {
+    const { scope, target } = f.after;
+    q = q.where((eb) => eb.or([eb('scope', '>', scope as PolicyScope), eb.and([eb('scope', '=', scope as PolicyScope), eb('target', '>', target)])]));
+  }
+  if (f.domains) {
+    const ds = f.domains;
+    q = q.where((eb) =>
+      eb.or(ds.flatMap((d) => [eb('target', '=', d), eb('target', 'like', `%.${d}`), eb('target', 'like', `%@${d}`), eb('target', 'like', `%@%.${d}`)])),
+    );
+  }
+  return q.orderBy('scope').orderBy('target').limit(limit).execute();
+}
+
+export function getAssignment(db: Db, scope: PolicyScope, target: string) {
+  return db.selectFrom('filter_policy_assignments').select(['scope', 'target', 'policy']).where('scope', '=', scope).where('target', '=', target).executeTakeFirst();
+}

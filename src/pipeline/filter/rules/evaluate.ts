@@ -84,3 +84,24 @@ export async function evaluateRules(rules: readonly CompiledRule[], m: RuleMessa
   }
   return out;
 }
+
+export interface RuleExplanation {
+  matched: boolean;
+  /** Each condition and whether it held (for a recipient condition: for at least one recipient). */
+  conditions: Array<{ condition: RuleCondition; held: boolean }>;
+  /** For a rule about recipients: those it matched for. */
+  recipients?: string[];
+}
+
+/** Why one rule does or does not match a message: what "test this rule" shows. */
+export async function explainRule(r: CompiledRule, m: RuleMessage): Promise<RuleExplanation> {
+  if (r.needsContent) await m.load();
+  const all = m.envelope.recipients;
+  const sets = r.perRecipient ? all.map((rcpt) => [rcpt]) : [all];
+  const conditions = r.conditions.map((cc) => ({ condition: cc.c, held: sets.some((rs) => holds(m, cc, rs)) }));
+  if (r.perRecipient) {
+    const hit = all.filter((rcpt) => ruleHolds(m, r, [rcpt]));
+    return { matched: hit.length > 0, conditions, recipients: hit };
+  }
+  return { matched: ruleHolds(m, r, all), conditions };
+}
