@@ -241,6 +241,8 @@ const CASES: Record<string, Variant> = {
   // auth
   SPF_FAIL: { auth: { spf: 'fail' } },
   SPF_SOFTFAIL: { auth: { spf: 'softfail' } },
+  SPF_HELO_FAIL: { auth: { spfHelo: 'fail' } },
+  SPF_HELO_SOFTFAIL: { auth: { spfHelo: 'softfail' } },
   SPF_PERMERROR: { auth: { spf: 'permerror' } },
   SPF_PASS: { auth: { spf: 'pass' } },
   DKIM_INVALID: { auth: { dkim: 'fail' } },

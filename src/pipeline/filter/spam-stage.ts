@@ -37,6 +37,7 @@ export function spamAuthResults(ctx: MessageContext): SpamAuthResults | undefine
   const dkim = v.dkim.some((d) => d.result === 'pass') ? 'pass' : v.dkim.length ? v.dkim[0]!.result : 'none';
   return {
     ...(v.spf.skipped ? {} : { spf: v.spf.result }),
+    ...(v.spfHelo ? { spfHelo: v.spfHelo.result } : {}),
     dkim,
     ...(v.dmarc.skipped ? {} : { dmarc: v.dmarc.result }),
     ...(v.dmarc.policy ? { dmarcPolicy: v.dmarc.policy } : {}),

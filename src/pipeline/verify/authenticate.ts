@@ -169,6 +169,12 @@ export interface AuthVerdict {
   envelope: { clientIp: string; helo: string; mailFrom: string };
   from: { addresses: string[]; domain?: string };
   spf: SpfVerdict;
+  /**
+   * RFC 7208 2.3: the HELO identity checked on its own, when MAIL FROM is not empty and
+   * the HELO is a domain name. Reported and scored only: never acted on, never used
+   * for DMARC (docs/architecture.md, "Where the verify stage corrects mailauth").
+   */
+  spfHelo?: SpfVerdict;
   dkim: DkimSignatureVerdict[];
   dmarc: DmarcVerdict;
   arc: ArcVerdict;
@@ -245,6 +251,19 @@ export interface SpfInput {
   authservId: string;
   resolver: Resolver;
   lookupTimeoutMs?: number;
+}
+
+/** A HELO worth an SPF check of its own: a multi-label domain name, not an address literal. */
+export function heloIsDomain(helo: string): boolean {
+  const h = helo.trim().replace(/\.$/, '');
+  return !isIP(h) && !h.startsWith('[') && /^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]$/i.test(h);
+}
+
+/** RFC 7208 2.3 check_host() on the HELO identity alone, with its own A-R row (smtp.helo=). */
+export async function checkHeloSpf(input: SpfInput, failures: DnsTempFailure[] = []): Promise<SpfVerdict> {
+  const v = await checkSpf({ ...input, mailFrom: '' }, failures);
+  const status = { result: v.result, comment: v.comment ?? (false as const), smtp: { helo: input.helo.trim() } };
+  return { ...v, identity: 'helo', info: formatAuthHeaderRow('spf', status) };
 }
 
 /** RFC 7208 check_host() for MAIL FROM (or HELO for the null sender). Usable on its own at MAIL FROM time. */
@@ -744,7 +763,12 @@ export async function verifyMessage(input: VerifyInput): Promise<AuthVerdict> {
     ? Promise.resolve({ result: 'none', identity: mailFrom ? 'mailfrom' : 'helo', domain: mailFrom ? domainOf(mailFrom) : input.helo, skipped: true })
     : checkSpf({ ...input, mailFrom, lookupTimeoutMs: ph.timeoutMs }, ph.failures);
   // DKIM (this pass also checks the newest ARC-Message-Signature and parses the ARC chain).
-  const [dkimRes, spf] = await Promise.all([
+  // RFC 7208 2.3: the HELO identity too, on its own (reported and scored, never enforced).
+  const heloPromise: Promise<SpfVerdict | undefined> =
+    !bypass.spf && mailFrom && heloIsDomain(input.helo)
+      ? checkHeloSpf({ ...input, lookupTimeoutMs: ph.timeoutMs }, ph.failures)
+      : Promise.resolve(undefined);
+  const [dkimRes, spf, spfHelo] = await Promise.all([
     dkimVerify(withoutBodyIfUnsigned(input.raw), {
       resolver: pkcs1KeyResolver(trackedResolver(input.resolver, 'dkim', ph.failures, ph.timeoutMs)),
       ...(mailFrom ? { sender: mailFrom } : {}),
@@ -752,6 +776,7 @@ export async function verifyMessage(input: VerifyInput): Promise<AuthVerdict> {
       ...(input.now ? { curTime: input.now } : {}),
     }),
     spfPromise,
+    heloPromise,
   ]);
   const dkim: DkimSignatureVerdict[] = bypass.dkim ? [] : dkimRowsToVerdicts(dkimRes);
 
@@ -767,6 +792,7 @@ export async function verifyMessage(input: VerifyInput): Promise<AuthVerdict> {
   const rows: string[] = [];
   if (!bypass.dkim) rows.push(...(dkim.length ? dkim.map(d => d.info) : ['dkim=none (message not signed)']));
   if (spf.info) rows.push(spf.info);
+  if (spfHelo?.info) rows.push(spfHelo.info);
   if (!dmarc.skipped && dmarc.info) rows.push(dmarc.info);
   if (arc.info) rows.push(arc.info);
   const authResults = buildAuthResults(input.authservId, rows);
@@ -776,6 +802,7 @@ export async function verifyMessage(input: VerifyInput): Promise<AuthVerdict> {
     envelope: { clientIp: input.clientIp, helo: input.helo, mailFrom },
     from: { addresses: fromAddresses, ...(fromDomain ? { domain: fromDomain } : {}) },
     spf,
+    ...(spfHelo ? { spfHelo } : {}),
     dkim,
     dmarc,
     arc,

@@ -48,6 +48,7 @@ export function authTrace(v: AuthVerdict, d: AuthDecision): Record<string, unkno
     ? 'bypassed'
     : `${a.result}${a.instance ? ` i=${a.instance}` : ''}${a.sealer ? ` sealer=${a.sealer.domain}${a.trustedSealer ? ' (trusted)' : ''}` : ''}${a.comment && a.result !== 'pass' ? ` (${a.comment})` : ''}`;
   const out: Record<string, unknown> = { spf, dkim, dmarc, arc, action: d.action, reasons: d.reasons };
+  if (v.spfHelo) out.spfHelo = `${v.spfHelo.result} (helo ${v.spfHelo.domain}; reported and scored, not enforced)`;
   if (d.arcOverride) out.arcOverride = true;
   if (v.dnsTempFailures.length) out.dnsFailures = v.dnsTempFailures.map((f) => `${f.phase}: ${f.rrtype} ${f.name} ${f.code}`);
   return out;

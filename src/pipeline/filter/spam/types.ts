@@ -16,6 +16,8 @@ export interface SpamSymbol {
 export interface SpamAuthResults {
   /** 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror' */
   spf?: string;
+  /** SPF of the HELO identity checked on its own (RFC 7208 2.3), when it was. */
+  spfHelo?: string;
   /** 'pass' | 'fail' | 'neutral' | 'none' | 'policy' | 'temperror' | 'permerror' */
   dkim?: string;
   /** 'pass' | 'fail' | 'none' | 'temperror' | 'permerror' */

@@ -8,6 +8,8 @@ export const AUTH_RULES = defineRules({
   SPF_FAIL: { score: 1.0, description: 'SPF: the sending host is not allowed to send for the envelope sender domain (fail)' },
   SPF_SOFTFAIL: { score: 0.5, description: 'SPF: the envelope sender domain says the host is probably not allowed (softfail)' },
   SPF_PERMERROR: { score: 0.3, description: 'SPF: the sender domain publishes a broken SPF record (permerror)' },
+  SPF_HELO_FAIL: { score: 1.0, description: 'SPF: the HELO domain says this host may not use its name (fail)' },
+  SPF_HELO_SOFTFAIL: { score: 0.3, description: 'SPF: the HELO domain says this host probably may not use its name (softfail)' },
   SPF_PASS: { score: -0.1, description: 'SPF: the sending host is allowed to send for the envelope sender domain' },
   DKIM_INVALID: { score: 0.5, description: 'DKIM: a signature is present but does not verify' },
   DKIM_VALID: { score: -0.1, description: 'DKIM: the message carries a valid signature' },
@@ -35,6 +37,15 @@ export const authCheck: SpamCheck = {
         break;
       case 'pass':
         out.push(hit(AUTH_RULES, 'SPF_PASS'));
+        break;
+    }
+    // RFC 7208 2.3: a HELO that its own domain disowns is a cheap, strong signal; scored, never rejected.
+    switch (a.spfHelo?.toLowerCase()) {
+      case 'fail':
+        out.push(hit(AUTH_RULES, 'SPF_HELO_FAIL'));
+        break;
+      case 'softfail':
+        out.push(hit(AUTH_RULES, 'SPF_HELO_SOFTFAIL'));
         break;
     }
     switch (a.dkim?.toLowerCase()) {
