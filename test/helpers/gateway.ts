@@ -44,6 +44,8 @@ export interface TestGatewayOptions {
   dnsServer?: string;
   /** Create the data directory below this one (e.g. a small tmpfs) instead of the system tmpdir. */
   parentDir?: string;
+  /** Use this existing data directory (say, a restored backup) instead of a new one; its ports and DNS are set anew. */
+  dataDir?: string;
 }
 
 /**
@@ -62,7 +64,7 @@ function assertBuilt(): void {
 
 export async function createTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
   assertBuilt();
-  const dataDir = mkdtempSync(join(o.parentDir ?? tmpdir(), 'hermes-test-'));
+  const dataDir = o.dataDir ?? mkdtempSync(join(o.parentDir ?? tmpdir(), 'hermes-test-'));
   const port = await findFreePort();
   const httpPort = await findFreePort();
   // Tests never ask the machine's resolvers: without a zone of its own, a gateway gets an
