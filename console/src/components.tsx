@@ -128,12 +128,3 @@ export function Field(p: { label: string; hint?: string; children: ComponentChil
     </div>
   );
 }
-
-export function MoreButton({ cursor, onMore }: { cursor: string | null; onMore: (c: string) => void }) {
-  if (!cursor) return null;
-  return (
-    <button class="secondary more" onClick={() => onMore(cursor)}>
-      Show more
-    </button>
-  );
-}
