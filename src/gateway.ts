@@ -34,6 +34,9 @@ import { startTraceRetention } from './ops/retention-timer.ts';
 import { GatewayMetrics } from './ops/metrics/gateway-metrics.ts';
 import type { MessageContext, Stage } from './pipeline/context.ts';
 import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
+import { encryptStage } from './pipeline/encrypt/encrypt-stage.ts';
+import { sideMailSender } from './pipeline/encrypt/side-mail.ts';
+import type { EncryptionMethod } from './pipeline/encrypt/method.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
 import { Spool } from './spool/spool-file.ts';
@@ -134,6 +137,8 @@ export class Gateway {
       return reasons.every((x) => x) ? `no recipient wants spam checks (${[...new Set(reasons)].join('; ')})` : null;
     };
     const timed = (stage: Stage) => this.metrics.timed(stage);
+    // The encryption methods, tried in FALLBACK_ORDER (S/MIME, PGP, PDF) by the encrypt stage.
+    const encryptionMethods: EncryptionMethod[] = [];
     const pipeline = (this.pipeline = new Pipeline(
       [
         verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
@@ -169,6 +174,12 @@ export class Gateway {
       ].map(timed),
       [
         modifyStage({ config: new BodyConfigStore(db, serial), relayDomains: () => policy.cached().domains }),
+        encryptStage({
+          methods: () => encryptionMethods,
+          settings: currentSettings,
+          sendSideMail: sideMailSender({ acceptor, policy: () => policy.cached(), node }),
+          hostname: config.hostname,
+        }),
         dkimSignStage({ keys }),
         arcSealStage({ authservId: config.hostname, keys, settings: currentSettings, resolver: dns.resolve }),
       ].map(timed),

@@ -280,6 +280,7 @@ export interface Database {
   acme_accounts: AcmeAccountsTable;
   acme_challenges: AcmeChallengesTable;
   smarthost_credentials: SmarthostCredentialsTable;
+  encryption_keys: EncryptionKeysTable;
 }
 
 export type MessageRow = Selectable<MessagesTable>;
@@ -416,3 +417,31 @@ export interface SmarthostCredentialsTable {
 }
 
 export type CertificateRow = Selectable<CertificatesTable>;
+export type EncryptionKeyKind = 'smime' | 'pgp';
+/** Where a key came from: imported by an admin, harvested from inbound mail, generated here, or issued by the internal CA. */
+export type EncryptionKeySource = 'imported' | 'harvested' | 'generated' | 'internal-ca';
+
+export interface EncryptionKeysTable {
+  id: Generated<number>;
+  /** Lower-case e-mail address the key is for ('' for the internal CA's own certificate). */
+  address: string;
+  kind: EncryptionKeyKind;
+  /** S/MIME: SHA-256 of the certificate (hex); PGP: the primary key's fingerprint (hex). */
+  fingerprint: string;
+  /** S/MIME: subject DN; PGP: the first user ID. For display. */
+  subject: string | null;
+  /** S/MIME: issuer DN; PGP: null. */
+  issuer: string | null;
+  /** S/MIME: PEM certificate followed by its chain (CA certificates); PGP: the armored public key. */
+  public_material: string;
+  /** The private key (PKCS#8 PEM / armored PGP key), sealed with the master key; null when we only hold the public half. */
+  private_material: string | null;
+  /** 1 for the internal CA's own certificate (it signs, never encrypts). */
+  is_ca: Generated<number>;
+  not_before: number | null;
+  not_after: number | null;
+  source: EncryptionKeySource;
+  revoked_at: number | null;
+  created_at: number;
+}
+export type EncryptionKeyRow = Selectable<EncryptionKeysTable>;

@@ -297,7 +297,7 @@ export class MxServer {
     }
     // Below the spool's free-space reserve: 452 before any work (stuck-mail, issue 11).
     if (!ctx.reject) await this.o.acceptor.ensureSpace(raw.length);
-    const copies: CopyRecord[] = [];
+    let copies: CopyRecord[] = [];
     if (!ctx.reject) {
       // Copies for delivery after the first get their own queue id and trace; the first,
       // and copies to hold (never spooled), stay under the message's id and trace.
@@ -325,15 +325,17 @@ export class MxServer {
         copies.push({ ctx: copy, events: copyEvents });
         return copy;
       };
-      await this.o.pipeline.run(ctx, makeCopy);
+      const final = await this.o.pipeline.run(ctx, makeCopy);
+      // Not forked (no decide stage, or mail it does not judge): the message is its own
+      // only copy. A copy the encrypt stage split in parts is replaced by the parts.
+      if (final.includes(ctx)) copies.push({ ctx, events });
+      copies = copies.filter((c) => final.includes(c.ctx));
     }
     if (ctx.reject) {
       log.info({ client: ip, reply: ctx.reject }, 'message rejected');
       this.#recordRejected(ctx, events);
       throw smtpError(ctx.reject.code, ctx.reject.enhanced, ctx.reject.message);
     }
-    // Not forked (no decide stage, or mail it does not judge): the message is its own only copy.
-    if (!ctx.copies) copies.push({ ctx, events });
 
     // Held copies first: the quarantine store keeps them durably before the reply.
     for (const c of copies) {
