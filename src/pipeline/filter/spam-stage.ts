@@ -101,6 +101,14 @@ export function spamStage(o: SpamStageOptions): SpamStage {
     return engine;
   };
   const autolearner = new Autolearner();
+  // Compile the SpamAssassin rules (a second or so) before the first message waits for them.
+  setImmediate(() => {
+    try {
+      engineFor(o.settings());
+    } catch {
+      /* settings not loaded yet: the first message compiles them */
+    }
+  }).unref();
 
   return {
     name: 'spam',
