@@ -22,6 +22,9 @@ export interface TestGateway {
   httpPort: number;
   /** https://127.0.0.1:<httpPort> (self-signed certificate: see test/helpers/api.ts). */
   baseUrl: string;
+  /** Submission ports (STARTTLS, implicit TLS), when asked for with `submission: true`. */
+  submissionPort?: number;
+  submissionsPort?: number;
   dataDir: string;
   /** A database handle for configuring and inspecting the gateway. */
   db: Db;
@@ -44,6 +47,8 @@ export interface TestGatewayOptions {
   dnsServer?: string;
   /** Create the data directory below this one (e.g. a small tmpfs) instead of the system tmpdir. */
   parentDir?: string;
+  /** Open the submission listeners (587-style STARTTLS and 465-style implicit TLS) on free ports; off otherwise. */
+  submission?: boolean;
 }
 
 /**
@@ -65,11 +70,14 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
   const dataDir = mkdtempSync(join(o.parentDir ?? tmpdir(), 'hermes-test-'));
   const port = await findFreePort();
   const httpPort = await findFreePort();
+  const submissionPort = o.submission ? await findFreePort() : undefined;
+  const submissionsPort = o.submission ? await findFreePort() : undefined;
   // Tests never ask the machine's resolvers: without a zone of its own, a gateway gets an
   // empty local DNS server (every name NXDOMAIN, answered at once).
   const ownDns = o.dnsServer ? null : await startTestDns({});
   await initDataDir(
-    { dataDir, hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1', dns: o.dnsServer ?? ownDns!.server },
+    { dataDir, hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1',
+      submissionPort: submissionPort ? String(submissionPort) : 'off', submissionsPort: submissionsPort ? String(submissionsPort) : 'off', dns: o.dnsServer ?? ownDns!.server },
     () => {},
   );
   const db = openDatabase(loadConfig(dataDir).storage.database);
@@ -80,6 +88,7 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
     port,
     httpPort,
     baseUrl: `https://127.0.0.1:${httpPort}`,
+    ...(submissionPort ? { submissionPort, submissionsPort } : {}),
     dataDir,
     db,
     output: () => out,
@@ -103,6 +112,7 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
         await waitForPort(port, 60_000, () => child === c);
         // The HTTPS server starts right after the SMTP listener.
         await waitForPort(httpPort, 30_000, () => child === c);
+        if (submissionsPort) await waitForPort(submissionsPort, 30_000, () => child === c);
       } catch (err) {
         throw new Error(`${(err as Error).message}; gateway output:\n${out.slice(-3000)}`);
       }
