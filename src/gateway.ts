@@ -34,6 +34,9 @@ import { startTraceRetention } from './ops/retention-timer.ts';
 import { GatewayMetrics } from './ops/metrics/gateway-metrics.ts';
 import type { MessageContext, Stage } from './pipeline/context.ts';
 import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
+import { encryptStage } from './pipeline/encrypt/encrypt-stage.ts';
+import { sideMailSender } from './pipeline/encrypt/side-mail.ts';
+import type { EncryptionMethod } from './pipeline/encrypt/method.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
 import { Spool } from './spool/spool-file.ts';
@@ -47,6 +50,8 @@ import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { loadMasterKey, type MasterKey } from './keys/master-key.ts';
 import { SubmissionGate } from './smtp/submission-gate.ts';
 import { authenticateSubmission } from './services/submission-auth.ts';
+import { TlsCertificates } from './tls/sni.ts';
+import { storeSource } from './tls/store-source.ts';
 
 export interface GatewayOptions {
   config: LoadedConfig;
@@ -83,13 +88,17 @@ export class Gateway {
   readonly #node: number;
   readonly #workers: number;
 
-  private constructor(o: GatewayOptions, policy: PolicyStore, db: Db) {
+  /** The certificates every TLS listener of this process presents (by SNI, from the store). */
+  readonly certificates: TlsCertificates;
+
+  private constructor(o: GatewayOptions, policy: PolicyStore, db: Db, certificates: TlsCertificates) {
     const { config, log } = o;
     const node = o.node ?? 0;
     this.#log = log;
     this.#config = config;
     this.db = db;
     this.policy = policy;
+    this.certificates = certificates;
     const settings = policy.cached().settings;
     const dns = new DnsResolver({ servers: config.dnsServers.length ? config.dnsServers : undefined });
     this.#node = node;
@@ -132,6 +141,8 @@ export class Gateway {
       return reasons.every((x) => x) ? `no recipient wants spam checks (${[...new Set(reasons)].join('; ')})` : null;
     };
     const timed = (stage: Stage) => this.metrics.timed(stage);
+    // The encryption methods, tried in FALLBACK_ORDER (S/MIME, PGP, PDF) by the encrypt stage.
+    const encryptionMethods: EncryptionMethod[] = [];
     const pipeline = (this.pipeline = new Pipeline(
       [
         verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
@@ -167,6 +178,12 @@ export class Gateway {
       ].map(timed),
       [
         modifyStage({ config: new BodyConfigStore(db, serial), relayDomains: () => policy.cached().domains }),
+        encryptStage({
+          methods: () => encryptionMethods,
+          settings: currentSettings,
+          sendSideMail: sideMailSender({ acceptor, policy: () => policy.cached(), node }),
+          hostname: config.hostname,
+        }),
         dkimSignStage({ keys }),
         arcSealStage({ authservId: config.hostname, keys, settings: currentSettings, resolver: dns.resolve }),
       ].map(timed),
@@ -193,7 +210,6 @@ export class Gateway {
       log,
       ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
     });
-    const tls = { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.cert) };
     // Submitted mail is outbound mail: the same pipeline as the relay networks' (malware,
     // attachments, outbound spam scoring, disclaimers, DKIM), after AUTH.
     for (const [listener, implicitTls] of [[config.smtp.submission, false], [config.smtp.submissions, true]] as const) {
@@ -203,7 +219,7 @@ export class Gateway {
           hostname: config.hostname,
           host: listener.host,
           port: listener.port,
-          tls,
+          certificates,
           node,
           policy,
           pipeline,
@@ -224,7 +240,7 @@ export class Gateway {
       hostname: config.hostname,
       host: config.smtp.mx.host,
       port: config.smtp.mx.port,
-      tls,
+      certificates,
       node,
       policy,
       pipeline,
@@ -247,7 +263,15 @@ export class Gateway {
     await migrate(db);
     const policy = new PolicyStore(db);
     await policy.current();
-    return new Gateway(o, policy, db);
+    const config = o.config;
+    let masterKey: MasterKey | null = null;
+    const certificates = await TlsCertificates.open({
+      source: storeSource(db, () => (masterKey ??= loadMasterKey(config.masterKeyFile))),
+      fallback: { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.cert) },
+      hostname: config.hostname,
+      log: o.log,
+    });
+    return new Gateway(o, policy, db, certificates);
   }
 
   async start(): Promise<void> {
@@ -280,7 +304,7 @@ export class Gateway {
     this.#http = await startHttpServer({
       host: c.http.host,
       port: c.http.port,
-      tls: { key: readFileSync(c.tls.key), cert: readFileSync(c.tls.cert) },
+      certificates: this.certificates,
       ctx: {
         db: this.db,
         config: c,
@@ -308,6 +332,7 @@ export class Gateway {
     this.#pool.close();
     this.#purge?.stop();
     this.#traceRetention?.stop();
+    this.certificates.close();
     await this.quarantine.close();
     await this.index.flush();
     await this.#indexDb.destroy();
