@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/bootstrap.ts';
 import { openDatabase, type Db } from '../../src/db/database.ts';
 import { findFreePort } from './peers.ts';
 import { startTestDns } from './dns-server.ts';
+import { freshPostgresDatabase, testOnPostgres } from './postgres.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 /** The built CLI, as an installed gateway runs it (scripts/test.sh builds it first). */
@@ -49,6 +50,12 @@ export interface TestGatewayOptions {
   parentDir?: string;
   /** Open the submission listeners (587-style STARTTLS and 465-style implicit TLS) on free ports; off otherwise. */
   submission?: boolean;
+  /**
+   * storage.database for the gateway (e.g. a PostgreSQL URL several test gateways share).
+   * Default: hermes.db in the data directory, or with HERMES_TEST_DB=postgres a fresh
+   * database in the test process's PostgreSQL cluster.
+   */
+  database?: string;
 }
 
 /**
@@ -75,8 +82,9 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
   // Tests never ask the machine's resolvers: without a zone of its own, a gateway gets an
   // empty local DNS server (every name NXDOMAIN, answered at once).
   const ownDns = o.dnsServer ? null : await startTestDns({});
+  const database = o.database ?? (testOnPostgres() ? await freshPostgresDatabase() : undefined);
   await initDataDir(
-    { dataDir, hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1',
+    { dataDir, ...(database ? { database } : {}), hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1',
       submissionPort: submissionPort ? String(submissionPort) : 'off', submissionsPort: submissionsPort ? String(submissionsPort) : 'off', dns: o.dnsServer ?? ownDns!.server },
     () => {},
   );
