@@ -50,6 +50,8 @@ export interface TestGatewayOptions {
   parentDir?: string;
   /** Open the submission listeners (587-style STARTTLS and 465-style implicit TLS) on free ports; off otherwise. */
   submission?: boolean;
+  /** Use this existing data directory (say, a restored backup) instead of a new one; its ports and DNS are set anew. */
+  dataDir?: string;
   /**
    * storage.database for the gateway (e.g. a PostgreSQL URL several test gateways share).
    * Default: hermes.db in the data directory, or with HERMES_TEST_DB=postgres a fresh
@@ -74,7 +76,7 @@ function assertBuilt(): void {
 
 export async function createTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
   assertBuilt();
-  const dataDir = mkdtempSync(join(o.parentDir ?? tmpdir(), 'hermes-test-'));
+  const dataDir = o.dataDir ?? mkdtempSync(join(o.parentDir ?? tmpdir(), 'hermes-test-'));
   const port = await findFreePort();
   const httpPort = await findFreePort();
   const submissionPort = o.submission ? await findFreePort() : undefined;
@@ -82,7 +84,8 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
   // Tests never ask the machine's resolvers: without a zone of its own, a gateway gets an
   // empty local DNS server (every name NXDOMAIN, answered at once).
   const ownDns = o.dnsServer ? null : await startTestDns({});
-  const database = o.database ?? (testOnPostgres() ? await freshPostgresDatabase() : undefined);
+  // A given (restored) data directory keeps the database it has.
+  const database = o.database ?? (testOnPostgres() && !o.dataDir ? await freshPostgresDatabase() : undefined);
   await initDataDir(
     { dataDir, ...(database ? { database } : {}), hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1',
       submissionPort: submissionPort ? String(submissionPort) : 'off', submissionsPort: submissionsPort ? String(submissionsPort) : 'off', dns: o.dnsServer ?? ownDns!.server },
