@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { initDataDir } from '../../src/cli/init-command.ts';
 import { loadConfig } from '../../src/config/bootstrap.ts';
 import { openDatabase, type Db } from '../../src/db/database.ts';
+import { setSetting } from '../../src/config/settings.ts';
 import { findFreePort } from './peers.ts';
 import { startTestDns } from './dns-server.ts';
 import { freshPostgresDatabase, testOnPostgres } from './postgres.ts';
@@ -50,6 +51,12 @@ export interface TestGatewayOptions {
   parentDir?: string;
   /** Open the submission listeners (587-style STARTTLS and 465-style implicit TLS) on free ports; off otherwise. */
   submission?: boolean;
+  /**
+   * Run the SpamAssassin rule files (spam.saRules, on in production when they are
+   * installed). Off by default here: compiling ~2,500 rules costs each gateway process a
+   * second or more of CPU at start, and most tests assert the built-in symbols alone.
+   */
+  saRules?: boolean;
   /** Use this existing data directory (say, a restored backup) instead of a new one; its ports and DNS are set anew. */
   dataDir?: string;
   /**
@@ -92,6 +99,7 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
     () => {},
   );
   const db = openDatabase(loadConfig(dataDir).storage.database);
+  if (!o.saRules && !o.dataDir) await setSetting(db, 'spam.saRules', false);
   let child: ChildProcess | null = null;
   let out = '';
 
