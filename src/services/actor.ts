@@ -5,6 +5,12 @@ import { ServiceError } from './service-error.ts';
 
 export const ROLES = ['admin', 'domain-admin', 'helpdesk', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
+/**
+ * An actor may also be an end user of the portal ('user'): own mail only, through
+ * src/services/portal-service.ts; it holds none of the permissions below.
+ */
+export const PORTAL_ROLE = 'user';
+export type ActorRole = Role | typeof PORTAL_ROLE;
 
 /** The areas of the gateway a permission is about. */
 export const RESOURCES = [
@@ -16,12 +22,13 @@ export type Resource = (typeof RESOURCES)[number];
 export type Permission = `${Resource}.${'read' | 'write'}`;
 
 export interface Actor {
-  kind: 'user' | 'token' | 'cli' | 'system';
+  /** 'link': whoever holds a signed one-click action link (src/portal/action-links.ts). */
+  kind: 'user' | 'token' | 'cli' | 'system' | 'link';
   /** Account id, token id, or the OS user for the CLI. */
   id: string;
   /** What the audit log shows: user name, token name, "cli:root", "system". */
   name: string;
-  role: Role;
+  role: ActorRole;
   /** Domains a domain administrator is limited to; null means every domain. */
   domains: readonly string[] | null;
   /** Client address of the request (console/API), absent for CLI and system. */
@@ -31,13 +38,14 @@ export interface Actor {
 /** Resources a domain administrator works on, always within its domains. */
 const DOMAIN_SCOPED: ReadonlySet<Resource> = new Set(['dashboard', 'domains', 'recipients', 'queue', 'trace', 'quarantine', 'lists', 'policies', 'dkim', 'bayes']);
 
-const ROLE_PERMISSIONS: Record<Role, (p: Permission) => boolean> = {
+const ROLE_PERMISSIONS: Record<ActorRole, (p: Permission) => boolean> = {
   admin: () => true,
   // Writes only within its domains (checked by the services through assertDomain);
   // the domain list itself and DKIM keys it may read and edit, not create new domains.
   'domain-admin': (p) => DOMAIN_SCOPED.has(resourceOf(p)) && !(p === 'bayes.write'),
   helpdesk: (p) => p === 'quarantine.read' || p === 'quarantine.write' || p === 'trace.read' || p === 'dashboard.read',
   auditor: (p) => p.endsWith('.read'),
+  user: () => false,
 };
 
 function resourceOf(p: Permission): Resource {
