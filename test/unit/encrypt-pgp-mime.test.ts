@@ -77,7 +77,7 @@ describe('what we send, gpg reads', () => {
     assert.equal(good.status, 0, `gpg --verify succeeds: ${good.stderr}`);
     assert.match(good.stderr, /\[GNUPG:\] GOODSIG/, 'good signature');
     const tampered = Buffer.from(signed!);
-    tampered[tampered.length - 5] ^= 1;
+    tampered[tampered.length - 5] = tampered[tampered.length - 5]! ^ 1;
     const bad = gpg.run(['--status-fd', '2', '--verify', sigFile, gpg.file('data2', tampered)]);
     assert.notEqual(bad.status, 0, 'a changed byte fails');
     assert.match(bad.stderr, /BADSIG/, 'gpg says BADSIG');

@@ -174,7 +174,7 @@ export async function decryptPgpMime(msg: Buffer, o: { decryptionKeys: PgpPrivat
   return { message: joinMessage([...outerFields(msg), field('MIME-Version', '1.0'), ...inner.fields], inner.body), signatures, decryptedWith };
 }
 
-async function signatureResult(s: openpgp.VerificationResult, keys: PgpKey[]): Promise<PgpSignatureResult> {
+async function signatureResult(s: openpgp.VerifyMessageResult['signatures'][number], keys: PgpKey[]): Promise<PgpSignatureResult> {
   const keyId = s.keyID.toHex().toUpperCase();
   const owner = keys.find((k) => k.getKeys().some((sub) => sub.getKeyID().toHex().toUpperCase() === keyId));
   try {
