@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Gpg } from '../helpers/gpg.ts';
 import { generatePgpKey, readPgpKey, readPgpKeys, readPrivateKey, pgpKeyInfo, type PgpKey, type PgpPrivateKey } from '../../src/pipeline/encrypt/pgp-keys.ts';
 import { decryptPgpMime, encryptPgpMime, isPgpEncrypted, isPgpSigned, signPgpMime, verifyPgpMime } from '../../src/pipeline/encrypt/pgp-mime.ts';
-import { contentEntity, contentTypeOf, multipartParts, splitMessage } from '../../src/pipeline/encrypt/mime-entity.ts';
+import { contentEntity, contentTypeOf, multipartParts, splitMessage } from '../../src/pipeline/encrypt/mime-parts.ts';
 
 const MESSAGE = Buffer.from(
   [

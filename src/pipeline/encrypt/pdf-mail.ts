@@ -4,7 +4,7 @@
 import { randomInt } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type Mail from 'nodemailer/lib/mailer/index.js';
-import { contentEntity, field, joinMessage, outerFields, splitMessage } from './mime-entity.ts';
+import { contentEntity, field, joinMessage, outerFields, splitMessage } from './mime-parts.ts';
 
 // No 0/O, 1/l/I: read aloud or typed from a phone without mistakes. 20 characters from
 // 32 give 100 bits.

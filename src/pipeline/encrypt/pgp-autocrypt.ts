@@ -4,7 +4,7 @@
 // header's addr must be the From address, a header with an unknown critical attribute
 // is ignored, and more than one valid header for the address means none counts.
 import { getHeader, headerBlock } from '../headers.ts';
-import { parseFields } from './mime-entity.ts';
+import { parseFields } from './mime-parts.ts';
 import { pgpKeyInfo, readPgpKeys, type PgpKey, type PgpKeyInfo } from './pgp-keys.ts';
 
 export interface AutocryptHeader {

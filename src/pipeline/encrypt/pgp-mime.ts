@@ -16,7 +16,7 @@ import {
   splitMessage,
   toCrlf,
   type HeaderField,
-} from './mime-entity.ts';
+} from './mime-parts.ts';
 import type { PgpKey, PgpPrivateKey } from './pgp-keys.ts';
 
 export class PgpMimeError extends Error {}
