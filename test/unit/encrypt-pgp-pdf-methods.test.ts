@@ -136,6 +136,7 @@ test('Autocrypt: a key harvested from an authenticated inbound message is used f
     assert.equal(harvested?.harvested, true, `harvested: ${JSON.stringify(harvested)}`);
     const next = await send('dana@partner.example', { 'encryption.policy': 'opportunistic' });
     assert.equal(contentTypeOf(next.out.body).type, 'multipart/encrypted', 'now encrypted');
+    dana.import((await keys.privateKey('alice@ours.example'))!.toPublic().armor()); // to check the signature inside
     const r = dana.run(['--decrypt'], encryptedPart(next.out.body));
     assert.equal(r.status, 0, `dana's gpg decrypts: ${r.stderr}`);
     assert.match(r.stdout.toString(), /Revenue is up/, 'the body');
