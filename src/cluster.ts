@@ -9,6 +9,7 @@ import type { LoadedConfig } from './config/bootstrap.ts';
 import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { Gateway } from './gateway.ts';
+import { serveClusterMetrics } from './ops/metrics/cluster-metrics.ts';
 
 export function workerCount(config: LoadedConfig, override?: number): number {
   const n = override ?? config.workers;
@@ -62,6 +63,7 @@ async function runPrimary(o: RunOptions): Promise<void> {
       }, delayMs);
     });
   };
+  serveClusterMetrics();
   for (let i = 0; i < o.workers; i++) fork(i);
   o.log.info({ workers: o.workers }, 'gateway workers started');
   const stop = (signal: string) => {

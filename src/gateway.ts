@@ -34,6 +34,9 @@ import { startTraceRetention } from './ops/retention-timer.ts';
 import { GatewayMetrics } from './ops/metrics/gateway-metrics.ts';
 import type { MessageContext, Stage } from './pipeline/context.ts';
 import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
+import { encryptStage } from './pipeline/encrypt/encrypt-stage.ts';
+import { sideMailSender } from './pipeline/encrypt/side-mail.ts';
+import type { EncryptionMethod } from './pipeline/encrypt/method.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
 import { Spool } from './spool/spool-file.ts';
@@ -45,6 +48,8 @@ import { SmtpClientPool } from './delivery/smtp-client.ts';
 import { DeliveryScheduler } from './delivery/scheduler.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { loadMasterKey, type MasterKey } from './keys/master-key.ts';
+import { TlsCertificates } from './tls/sni.ts';
+import { storeSource } from './tls/store-source.ts';
 
 export interface GatewayOptions {
   config: LoadedConfig;
@@ -79,13 +84,17 @@ export class Gateway {
   readonly #node: number;
   readonly #workers: number;
 
-  private constructor(o: GatewayOptions, policy: PolicyStore, db: Db) {
+  /** The certificates every TLS listener of this process presents (by SNI, from the store). */
+  readonly certificates: TlsCertificates;
+
+  private constructor(o: GatewayOptions, policy: PolicyStore, db: Db, certificates: TlsCertificates) {
     const { config, log } = o;
     const node = o.node ?? 0;
     this.#log = log;
     this.#config = config;
     this.db = db;
     this.policy = policy;
+    this.certificates = certificates;
     const settings = policy.cached().settings;
     const dns = new DnsResolver({ servers: config.dnsServers.length ? config.dnsServers : undefined });
     this.#node = node;
@@ -128,6 +137,8 @@ export class Gateway {
       return reasons.every((x) => x) ? `no recipient wants spam checks (${[...new Set(reasons)].join('; ')})` : null;
     };
     const timed = (stage: Stage) => this.metrics.timed(stage);
+    // The encryption methods, tried in FALLBACK_ORDER (S/MIME, PGP, PDF) by the encrypt stage.
+    const encryptionMethods: EncryptionMethod[] = [];
     const pipeline = (this.pipeline = new Pipeline(
       [
         verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
@@ -163,6 +174,12 @@ export class Gateway {
       ].map(timed),
       [
         modifyStage({ config: new BodyConfigStore(db, serial), relayDomains: () => policy.cached().domains }),
+        encryptStage({
+          methods: () => encryptionMethods,
+          settings: currentSettings,
+          sendSideMail: sideMailSender({ acceptor, policy: () => policy.cached(), node }),
+          hostname: config.hostname,
+        }),
         dkimSignStage({ keys }),
         arcSealStage({ authservId: config.hostname, keys, settings: currentSettings, resolver: dns.resolve }),
       ].map(timed),
@@ -193,7 +210,7 @@ export class Gateway {
       hostname: config.hostname,
       host: config.smtp.mx.host,
       port: config.smtp.mx.port,
-      tls: { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.cert) },
+      certificates,
       node,
       policy,
       pipeline,
@@ -216,7 +233,15 @@ export class Gateway {
     await migrate(db);
     const policy = new PolicyStore(db);
     await policy.current();
-    return new Gateway(o, policy, db);
+    const config = o.config;
+    let masterKey: MasterKey | null = null;
+    const certificates = await TlsCertificates.open({
+      source: storeSource(db, () => (masterKey ??= loadMasterKey(config.masterKeyFile))),
+      fallback: { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.cert) },
+      hostname: config.hostname,
+      log: o.log,
+    });
+    return new Gateway(o, policy, db, certificates);
   }
 
   async start(): Promise<void> {
@@ -245,7 +270,7 @@ export class Gateway {
     this.#http = await startHttpServer({
       host: c.http.host,
       port: c.http.port,
-      tls: { key: readFileSync(c.tls.key), cert: readFileSync(c.tls.cert) },
+      certificates: this.certificates,
       ctx: {
         db: this.db,
         config: c,
@@ -273,6 +298,7 @@ export class Gateway {
     this.#pool.close();
     this.#purge?.stop();
     this.#traceRetention?.stop();
+    this.certificates.close();
     await this.quarantine.close();
     await this.index.flush();
     await this.#indexDb.destroy();

@@ -7,6 +7,7 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-schedu
 import { parseCidr } from '../smtp/cidr.ts';
 import { parseClamdAddress } from '../pipeline/filter/malware/clamd.ts';
 import { parseRspamdUrl, parseSpamdAddress } from '../pipeline/filter/external/address.ts';
+import { ENCRYPTION_POLICIES, type EncryptionPolicy } from '../pipeline/encrypt/policy.ts';
 import { DEFAULT_IP_ZONES, DEFAULT_URI_ZONES, validateZoneList, validateZoneNames, type DnsListZone } from '../pipeline/filter/dnsbl/zones.ts';
 
 export interface Settings {
@@ -152,6 +153,26 @@ export interface Settings {
   'console.sessionMaxHours': number;
   /** Roles whose users must use TOTP 2FA (sent to enrolment after login until they do). */
   'console.require2faRoles': string[];
+
+  // ---- Encryption of outbound mail (encrypt stage, docs/encryption.md).
+  /** The default for recipients without a policy of their own or of their domain: never | sign | opportunistic | always. */
+  'encryption.policy': EncryptionPolicy;
+  /** Policies per recipient domain (a domain's policy covers its subdomains). */
+  'encryption.domainPolicies': Record<string, EncryptionPolicy>;
+  /** Policies per recipient address (above the domain's). */
+  'encryption.recipientPolicies': Record<string, EncryptionPolicy>;
+  /** A subject containing this (case-insensitive) forces encryption ('always') for that message; removed before sending. null: no keyword. */
+  'encryption.subjectKeyword': string | null;
+  /** Sign the mail it encrypts when the sender has a key (S/MIME: sign, then encrypt). */
+  'encryption.signEncrypted': boolean;
+  /** Issue S/MIME certificates from the internal CA for internal senders who have none (in the background). */
+  'encryption.internalCa': boolean;
+  /** Store the certificates of validly signed inbound mail for later encryption to their senders. */
+  'encryption.harvest': boolean;
+  /** Decrypt inbound S/MIME (and PGP) mail for internal recipients whose private keys the gateway holds, before the filters. */
+  'encryption.decryptInbound': boolean;
+  /** Warn this many days before a key or certificate expires (doctor, CLI, API). */
+  'encryption.expiryWarningDays': number;
 }
 
 export interface AuthBypassList {
@@ -224,6 +245,15 @@ export const SETTINGS_DEFAULTS: Settings = {
   'console.sessionIdleMinutes': 30,
   'console.sessionMaxHours': 12,
   'console.require2faRoles': [],
+  'encryption.policy': 'never',
+  'encryption.domainPolicies': {},
+  'encryption.recipientPolicies': {},
+  'encryption.subjectKeyword': '[encrypt]',
+  'encryption.signEncrypted': true,
+  'encryption.internalCa': true,
+  'encryption.harvest': true,
+  'encryption.decryptInbound': true,
+  'encryption.expiryWarningDays': 30,
 };
 
 export type SettingKey = keyof Settings;
@@ -338,7 +368,24 @@ function wholeNumberIn(min: number, max: number) {
   };
 }
 
+function policyMap(what: 'domain' | 'address') {
+  return (key: string, value: unknown) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${key} must be an object like {"${what === 'domain' ? 'example.com' : 'bob@example.com'}": "always"}`);
+    for (const [k, v] of Object.entries(value)) {
+      if (what === 'domain' ? !DOMAIN_RE.test(k) || k !== k.toLowerCase() : !/^[^\s@]+@[^\s@]+$/.test(k) || k !== k.toLowerCase()) throw new Error(`${key}: "${k}" is not a lower-case ${what}`);
+      if (!(ENCRYPTION_POLICIES as readonly unknown[]).includes(v)) throw new Error(`${key}.${k} must be one of ${ENCRYPTION_POLICIES.join(', ')}`);
+    }
+  };
+}
+
 const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => void>> = {
+  'encryption.policy': oneOf(...ENCRYPTION_POLICIES),
+  'encryption.domainPolicies': policyMap('domain'),
+  'encryption.recipientPolicies': policyMap('address'),
+  'encryption.subjectKeyword': (key, value) => {
+    if (value !== null && (typeof value !== 'string' || value.trim().length < 3 || value.length > 40 || /[\r\n]/.test(value))) throw new Error(`${key} must be a word of 3 to 40 characters, like "[encrypt]", or null`);
+  },
+  'encryption.expiryWarningDays': wholeNumberIn(0, 365),
   'console.sessionIdleMinutes': wholeNumberIn(1, 24 * 60),
   'console.sessionMaxHours': wholeNumberIn(1, 24 * 30),
   'console.require2faRoles': (key, value) => {

@@ -61,6 +61,12 @@ export interface MessageContext {
    * The pipeline forks there; the stages after decide run once per copy (pipeline.ts).
    */
   copies?: CopyPlan[];
+  /**
+   * Set by a per-copy stage (encrypt) when this copy's recipients need different
+   * treatment: the pipeline replaces the copy by one per plan and runs that stage again
+   * on each, then the stages after it.
+   */
+  split?: CopyPlan[];
   /** On a copy made by the fork (other than the first): the queue id it was split from. */
   parentId?: string;
   /** On a copy to hold in the quarantine instead of queueing it for delivery. */

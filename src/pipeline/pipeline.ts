@@ -28,15 +28,44 @@ export class Pipeline {
   async run(ctx: MessageContext, makeCopy: CopyFactory = cloneContext): Promise<MessageContext[]> {
     if (!(await runStages(this.stages, ctx))) return [];
     const copies = ctx.copies ? ctx.copies.map((plan, i) => makeCopy(ctx, plan, i)) : [ctx];
+    const out: MessageContext[] = [];
     for (const copy of copies) {
-      if (!(await runStages(this.perCopy, copy))) {
+      const failed = await this.#runPerCopy(copy, 0, makeCopy, out);
+      if (failed) {
         // One copy failing (say, a signing key that cannot be read) fails the message:
         // nothing is stored yet, so the client can simply try again.
-        ctx.reject = copy.reject;
+        ctx.reject = failed.reject;
         return [];
       }
     }
-    return copies;
+    return out;
+  }
+
+  /**
+   * Runs the per-copy stages from `from` on a copy; a stage that splits the copy
+   * (ctx.split) is run again on each part. Finished copies go to `out`; returns the
+   * copy that was rejected, if one was.
+   */
+  async #runPerCopy(copy: MessageContext, from: number, makeCopy: CopyFactory, out: MessageContext[]): Promise<MessageContext | null> {
+    for (let i = from; i < this.perCopy.length; i++) {
+      const stage = this.perCopy[i]!;
+      await stage.run(copy);
+      if (copy.reject) {
+        copy.trace('rejected', { stage: stage.name, reply: copy.reject });
+        return copy;
+      }
+      const split = copy.split;
+      if (split?.length) {
+        copy.split = undefined;
+        for (const [n, plan] of split.entries()) {
+          const failed = await this.#runPerCopy(makeCopy(copy, plan, n), i, makeCopy, out);
+          if (failed) return failed;
+        }
+        return null;
+      }
+    }
+    out.push(copy);
+    return null;
   }
 }
 
@@ -53,7 +82,7 @@ async function runStages(stages: readonly Stage[], ctx: MessageContext): Promise
 
 /** A copy sharing the parent's id and trace: for tests and callers without a spool. */
 export function cloneContext(parent: MessageContext, plan: CopyPlan): MessageContext {
-  const copy: MessageContext = { ...parent, recipients: plan.recipients, prepend: [...parent.prepend], copies: undefined, hold: plan.hold ?? undefined };
+  const copy: MessageContext = { ...parent, recipients: plan.recipients, prepend: [...parent.prepend], copies: undefined, split: undefined, hold: plan.hold ?? undefined };
   plan.apply(copy);
   return copy;
 }

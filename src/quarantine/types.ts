@@ -9,8 +9,8 @@ export interface QuarantineHold {
   mailFrom: string;
   /** The recipients this hold is for (a message may be held for some recipients only). */
   recipients: string[];
-  /** Why it was held: a policy category, a message rule, or sender authentication (DMARC quarantine). */
-  category: FilterCategory | 'rule' | 'auth' | 'malformed';
+  /** Why it was held: a policy category, a message rule, sender authentication (DMARC quarantine), or encryption that was required and not possible. */
+  category: FilterCategory | 'rule' | 'auth' | 'malformed' | 'encryption';
   score: number | null;
   symbols: { name: string; score: number; description?: string }[];
   /** One line for the admin: "spam score 7.3 >= 5 (policy default)". */

@@ -19,12 +19,14 @@ import type { NewEvent } from '../db/schema.ts';
 import type { QuarantineSink } from '../quarantine/types.ts';
 import type { ALookup } from '../pipeline/filter/dnsbl/index.ts';
 import { SessionDnsblCheck } from './dnsbl-at-rcpt.ts';
+import type { TlsCertificates } from '../tls/sni.ts';
 
 export interface MxServerOptions {
   hostname: string;
   host: string;
   port: number;
-  tls: { key: Buffer; cert: Buffer };
+  /** The certificates STARTTLS presents, chosen by SNI (tls/sni.ts). */
+  certificates: TlsCertificates;
   node: number;
   policy: PolicyStore;
   pipeline: Pipeline;
@@ -72,8 +74,7 @@ export class MxServer {
     this.server = new SMTPServer({
       name: o.hostname,
       banner: 'Hermes SEG',
-      key: o.tls.key,
-      cert: o.tls.cert,
+      ...o.certificates.serverOptions(),
       size: settings['smtp.maxMessageSize'],
       maxClients: settings['smtp.maxClients'],
       socketTimeout: settings['smtp.idleTimeoutSec'] * 1000,
@@ -94,6 +95,8 @@ export class MxServer {
       onData: (stream, session, cb) => this.#onData(stream, session as Session, cb),
     } as SMTPServerOptions & { greetPause: (ip: string) => number });
     this.server.on('error', (err) => o.log.warn({ err }, 'smtp server error'));
+    // Clients that send no SNI get the default certificate: keep it current too.
+    o.certificates.attachSmtpServer(this.server);
     // Settings edited at run time apply to the next connection.
     o.policy.onChange((snap) => {
       const s = snap.settings;
@@ -294,7 +297,7 @@ export class MxServer {
     }
     // Below the spool's free-space reserve: 452 before any work (stuck-mail, issue 11).
     if (!ctx.reject) await this.o.acceptor.ensureSpace(raw.length);
-    const copies: CopyRecord[] = [];
+    let copies: CopyRecord[] = [];
     if (!ctx.reject) {
       // Copies for delivery after the first get their own queue id and trace; the first,
       // and copies to hold (never spooled), stay under the message's id and trace.
@@ -322,15 +325,17 @@ export class MxServer {
         copies.push({ ctx: copy, events: copyEvents });
         return copy;
       };
-      await this.o.pipeline.run(ctx, makeCopy);
+      const final = await this.o.pipeline.run(ctx, makeCopy);
+      // Not forked (no decide stage, or mail it does not judge): the message is its own
+      // only copy. A copy the encrypt stage split in parts is replaced by the parts.
+      if (final.includes(ctx)) copies.push({ ctx, events });
+      copies = copies.filter((c) => final.includes(c.ctx));
     }
     if (ctx.reject) {
       log.info({ client: ip, reply: ctx.reject }, 'message rejected');
       this.#recordRejected(ctx, events);
       throw smtpError(ctx.reject.code, ctx.reject.enhanced, ctx.reject.message);
     }
-    // Not forked (no decide stage, or mail it does not judge): the message is its own only copy.
-    if (!ctx.copies) copies.push({ ctx, events });
 
     // Held copies first: the quarantine store keeps them durably before the reply.
     for (const c of copies) {

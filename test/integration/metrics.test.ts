@@ -52,7 +52,9 @@ test('GET /metrics: refused without a token or without system.read; counters mov
   assert.equal((await api.client().get('/metrics')).status, 401);
   assert.equal((await api.as('helpdesk').get('/metrics')).status, 403);
 
-  const before = parseExposition((await api.as('auditor').get('/metrics')).text);
+  const first = await api.as('auditor').get('/metrics');
+  assert.equal(first.status, 200, `${first.text}\n${api.gw.output().slice(-3000)}`);
+  const before = parseExposition(first.text);
   const sent = await sendMessage(api.gw.port, { from: 'a@outside.test', to: ['bob@example.com'] }, simpleMessage({ from: 'a@outside.test', to: 'bob@example.com', subject: 'metrics' }));
   assert.ok(sent.ok, JSON.stringify(sent));
   const refused = await sendMessage(api.gw.port, { from: 'a@outside.test', to: ['bob@example.com'] }, simpleMessage({ from: 'a@outside.test', to: 'bob@example.com', subject: 'eicar', body: 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' }));

@@ -2,7 +2,7 @@
 // are fed from what the gateway records in its trace (the IndexWriter observes every
 // message and event it writes), so a metric and the trace never disagree; gauges are read
 // from the database and the certificate at scrape time. In a cluster each worker has its
-// own registry and answers for itself (docs/admin-guide.md, "Metrics").
+// own registry; the primary gathers them for a scrape (cluster-metrics.ts).
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -11,6 +11,7 @@ import type { NewEvent, NewMessage } from '../../db/schema.ts';
 import { queueStats } from '../../db/repos/queue-stats.ts';
 import { heldQuarantineCount } from '../../db/repos/quarantine-stats.ts';
 import type { Stage } from '../../pipeline/context.ts';
+import { shareWithPrimary } from './cluster-metrics.ts';
 
 const DELIVERY_OUTCOMES = new Set(['delivered', 'deferred', 'bounced', 'expired', 'connect-failed']);
 
@@ -23,6 +24,7 @@ export class GatewayMetrics {
 
   constructor(o: { db: Db; certFile: string; node: number }) {
     const registers = [this.registry];
+    shareWithPrimary(this.registry);
     this.registry.setDefaultLabels({ worker: String(o.node) });
     // process_resident_memory_bytes, nodejs_heap_*, nodejs_eventloop_lag_seconds, ...
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
