@@ -25,6 +25,10 @@ import { readPgpKeys } from '../../src/pipeline/encrypt/pgp-keys.ts';
 import { decryptInboundPgp, harvestInboundAutocrypt } from '../../src/pipeline/encrypt/pgp-inbound.ts';
 import { contentTypeOf, multipartParts, splitMessage } from '../../src/pipeline/encrypt/mime-parts.ts';
 import { Gpg } from '../helpers/gpg.ts';
+import { EICAR_FILE } from '../helpers/attachments.ts';
+import { decryptStage } from '../../src/pipeline/encrypt/decrypt-stage.ts';
+import { pgpDecryptor } from '../../src/pipeline/encrypt/pgp-inbound.ts';
+import { malwareStage } from '../../src/pipeline/filter/malware/stage.ts';
 
 let dir: string;
 let db: Db;
@@ -184,4 +188,23 @@ test('always, no key: a PDF cover mail to the recipient, the password to the sen
   assert.match(good.stdout.toString(), /Revenue is up 12 %/, 'the body');
   const bad = spawnSync('pdftotext', [file, '-'], { timeout: 60_000 });
   assert.notEqual(bad.status, 0, 'without it: fails');
+});
+
+test('the decrypt stage runs before the filters: the malware check finds EICAR inside a gpg-encrypted message', async () => {
+  const alice = (await keys.privateKey('alice@ours.example'))!;
+  bob.import(alice.toPublic().armor());
+  const inner = `Content-Type: multipart/mixed; boundary="i"\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n--i\r\nContent-Type: application/octet-stream; name="eicar.com"\r\nContent-Disposition: attachment; filename="eicar.com"\r\nContent-Transfer-Encoding: base64\r\n\r\n${EICAR_FILE.toString('base64')}\r\n--i--\r\n`;
+  const armored = bob.ok(['--armor', '--recipient', 'alice@ours.example', '--encrypt'], inner);
+  const msg = Buffer.from(`From: bob@partner.example\r\nTo: alice@ours.example\r\nSubject: invoice\r\nMIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="x"\r\n\r\n--x\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--x\r\nContent-Type: application/octet-stream\r\n\r\n${armored.toString().replace(/\r?\n/g, '\r\n')}--x--\r\n`);
+  const ctx = { ...ctxFor('alice@ours.example', msg), client: { ip: '192.0.2.9', helo: 'mx.partner.example', ptr: null, tls: null, trusted: false }, direction: 'inbound' as const, mailFrom: 'bob@partner.example' };
+  const s = { ...SETTINGS_DEFAULTS };
+  const stages = [decryptStage({ decryptors: () => [pgpDecryptor(keys)], settings: () => s, isInternal: (a) => a.endsWith('@ours.example') }), malwareStage({ settings: () => s })];
+  const withDecrypt: typeof ctx = { ...ctx, findings: {} };
+  await new Pipeline(stages).run(withDecrypt);
+  assert.equal(withDecrypt.events.find((e) => e.type === 'decrypt')?.detail.action, 'decrypted', 'decrypted');
+  assert.ok(withDecrypt.findings.malware?.infected.length, `EICAR found in the decrypted content: ${JSON.stringify(withDecrypt.findings.malware)}`);
+  const off: typeof ctx = { ...ctx, findings: {}, events: [] };
+  off.trace = (type, detail) => off.events.push({ type, detail });
+  await new Pipeline([decryptStage({ decryptors: () => [pgpDecryptor(keys)], settings: () => ({ ...s, 'encryption.decryptInbound': false }), isInternal: () => true }), malwareStage({ settings: () => s })]).run(off);
+  assert.ok(!off.findings.malware?.infected.length, 'with decryption off the ciphertext hides it (which is why decryption comes first)');
 });

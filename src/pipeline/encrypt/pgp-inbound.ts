@@ -5,6 +5,9 @@
 import { fromAddress, harvestAutocrypt } from './pgp-autocrypt.ts';
 import { decryptPgpMime, isPgpEncrypted, isPgpSigned, verifyPgpMime, type PgpSignatureResult } from './pgp-mime.ts';
 import type { PgpKeyStore } from './pgp-key-store.ts';
+import type { Settings } from '../../config/settings.ts';
+import type { MessageContext, Stage } from '../context.ts';
+import type { InboundDecryptor } from './decrypt-stage.ts';
 
 export type InboundPgpOutcome =
   | { kind: 'not-pgp' }
@@ -65,4 +68,42 @@ export async function harvestInboundAutocrypt(message: Buffer, o: { keys: PgpKey
   if (current?.info.fingerprint === r.harvested.info.fingerprint) return { harvested: false, address: r.harvested.address, reason: 'key already known', fingerprint: r.harvested.info.fingerprint };
   await o.keys.save(r.harvested.address, r.harvested.key, 'harvested');
   return { harvested: true, address: r.harvested.address, fingerprint: r.harvested.info.fingerprint, preferEncrypt: r.harvested.preferEncrypt };
+}
+
+/** PGP/MIME for the inbound decrypt stage (decrypt-stage.ts). */
+export function pgpDecryptor(keys: PgpKeyStore): InboundDecryptor {
+  return {
+    name: 'pgp',
+    async decrypt(message, recipients) {
+      const r = await decryptInboundPgp(message, { keys, recipients });
+      return r.kind === 'not-pgp' ? { kind: 'not-mine' } : r;
+    },
+  };
+}
+
+/**
+ * Inbound mail from outside, before decryption and the filters: harvests the sender's
+ * Autocrypt key (encryption.harvest) and checks a PGP/MIME signature against the
+ * sender's known keys, both for the trace. Never changes or stops the message.
+ */
+export function pgpInboundStage(o: { keys: PgpKeyStore; settings: () => Settings }): Stage {
+  return {
+    name: 'pgp-inbound',
+    async run(ctx: MessageContext) {
+      if (ctx.client.trusted) return;
+      try {
+        if (o.settings()['encryption.harvest']) {
+          const fromAuthenticated = ctx.auth?.verdict.dmarc.result === 'pass';
+          const h = await harvestInboundAutocrypt(ctx.body, { keys: o.keys, fromAuthenticated });
+          if (h) ctx.trace('autocrypt', h);
+        }
+        const sig = await verifyInboundPgp(ctx.body, { keys: o.keys });
+        if (sig) ctx.trace('signature', sig);
+      } catch (err) {
+        // A key store failure must not cost the message: it is only not harvested.
+        ctx.log.error({ err }, 'OpenPGP inbound check failed');
+        ctx.trace('autocrypt', { harvested: false, error: (err as Error).message });
+      }
+    },
+  };
 }

@@ -107,7 +107,7 @@ export class PgpKeyStore {
   }
 
   /** Stores a key for an address (public, or with its private half). */
-  async save(address: string, key: PgpKey, source: EncryptionKeySource | 'wkd'): Promise<EncryptionKeyRow> {
+  async save(address: string, key: PgpKey, source: EncryptionKeySource): Promise<EncryptionKeyRow> {
     const info = await pgpKeyInfo(key);
     const row = await saveEncryptionKey(this.#o.db, key.isPrivate() ? this.#o.masterKey() : null, {
       address,
@@ -119,7 +119,7 @@ export class PgpKeyStore {
       privateMaterial: key.isPrivate() ? key.armor() : null,
       notBefore: info.createdAt.getTime(),
       notAfter: info.expiresAt?.getTime() ?? null,
-      source: source as EncryptionKeySource,
+      source,
     });
     this.#serial = -1;
     return row;

@@ -126,3 +126,17 @@ function fetchKey(url: URL, o: WkdOptions): Promise<Buffer | null> {
     req.end();
   });
 }
+
+/** A net lookup function over the gateway's resolver (its configured DNS servers, its cache). */
+export function resolverLookup(a: (name: string) => Promise<string[]>): LookupFunction {
+  return (hostname, options, callback) => {
+    a(hostname).then(
+      (addresses) => {
+        if (!addresses.length) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '', 4);
+        if (options.all) return (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, addresses.map((address) => ({ address, family: 4 })));
+        callback(null, addresses[0]!, 4);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, '', 4),
+    );
+  };
+}
