@@ -45,6 +45,8 @@ export interface TestGatewayOptions {
   dnsServer?: string;
   /** Create the data directory below this one (e.g. a small tmpfs) instead of the system tmpdir. */
   parentDir?: string;
+  /** Use this existing data directory (say, a restored backup) instead of a new one; its ports and DNS are set anew. */
+  dataDir?: string;
   /**
    * storage.database for the gateway (e.g. a PostgreSQL URL several test gateways share).
    * Default: hermes.db in the data directory, or with HERMES_TEST_DB=postgres a fresh
@@ -69,13 +71,14 @@ function assertBuilt(): void {
 
 export async function createTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
   assertBuilt();
-  const dataDir = mkdtempSync(join(o.parentDir ?? tmpdir(), 'hermes-test-'));
+  const dataDir = o.dataDir ?? mkdtempSync(join(o.parentDir ?? tmpdir(), 'hermes-test-'));
   const port = await findFreePort();
   const httpPort = await findFreePort();
   // Tests never ask the machine's resolvers: without a zone of its own, a gateway gets an
   // empty local DNS server (every name NXDOMAIN, answered at once).
   const ownDns = o.dnsServer ? null : await startTestDns({});
-  const database = o.database ?? (testOnPostgres() ? await freshPostgresDatabase() : undefined);
+  // A given (restored) data directory keeps the database it has.
+  const database = o.database ?? (testOnPostgres() && !o.dataDir ? await freshPostgresDatabase() : undefined);
   await initDataDir(
     { dataDir, ...(database ? { database } : {}), hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1', dns: o.dnsServer ?? ownDns!.server },
     () => {},
