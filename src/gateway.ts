@@ -37,6 +37,13 @@ import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
 import { encryptStage } from './pipeline/encrypt/encrypt-stage.ts';
 import { sideMailSender } from './pipeline/encrypt/side-mail.ts';
 import type { EncryptionMethod } from './pipeline/encrypt/method.ts';
+import { pgpMethod } from './pipeline/encrypt/pgp-method.ts';
+import { PgpKeyStore } from './pipeline/encrypt/pgp-key-store.ts';
+import { PgpKeyGenerator } from './pipeline/encrypt/pgp-key-generator.ts';
+import { lookupWkd, resolverLookup } from './pipeline/encrypt/pgp-wkd.ts';
+import { pgpDecryptor, pgpInboundStage } from './pipeline/encrypt/pgp-inbound.ts';
+import { pdfMethod } from './pipeline/encrypt/pdf-method.ts';
+import { decryptStage, type InboundDecryptor } from './pipeline/encrypt/decrypt-stage.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
 import { Spool } from './spool/spool-file.ts';
@@ -148,12 +155,22 @@ export class Gateway {
     };
     const timed = (stage: Stage) => this.metrics.timed(stage);
     // The encryption methods, tried in FALLBACK_ORDER (S/MIME, PGP, PDF) by the encrypt stage.
-    const encryptionMethods: EncryptionMethod[] = [];
+    const isInternal = (address: string) => policy.cached().domains.has(address.slice(address.lastIndexOf('@') + 1).toLowerCase());
+    const pgpKeys = new PgpKeyStore({ db, masterKey: () => (this.#masterKey ??= loadMasterKey(config.masterKeyFile)), serial });
+    const pgpKeyGenerator = new PgpKeyGenerator(pgpKeys, log);
+    const encryptionMethods: EncryptionMethod[] = [
+      pgpMethod({ keys: pgpKeys, generator: pgpKeyGenerator, settings: currentSettings, isInternal, wkd: (a) => lookupWkd(a, { lookup: resolverLookup(dns.a), timeoutMs: 3000 }) }),
+      pdfMethod({ hostname: config.hostname }),
+    ];
+    // Inbound decryption before the filters, one decryptor per format (decrypt-stage.ts).
+    const inboundDecryptors: InboundDecryptor[] = [pgpDecryptor(pgpKeys)];
     const pipeline = (this.pipeline = new Pipeline(
       [
         verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
         receivedHeaderStage(config.hostname),
         dnsblRejectStage({ lookup: (n) => dns.a(n), settings: currentSettings }),
+        pgpInboundStage({ keys: pgpKeys, settings: currentSettings }),
+        decryptStage({ decryptors: () => inboundDecryptors, settings: currentSettings, isInternal }),
         ...[
           listsStage({ config: () => filterConfig.get() }),
           unlessAllowAll(malwareStage({ settings: currentSettings })),

@@ -228,6 +228,10 @@ export interface Settings {
   'encryption.decryptInbound': boolean;
   /** Warn this many days before a key or certificate expires (doctor, CLI, API). */
   'encryption.expiryWarningDays': number;
+  /** Generate OpenPGP keys (in the background) for internal senders who send PGP mail without one. */
+  'encryption.pgp.generateKeys': boolean;
+  /** Look up external recipients' OpenPGP keys by WKD (HTTPS to the recipient's domain): off, as it tells that domain mail is coming. */
+  'encryption.pgp.wkd': boolean;
 }
 
 export interface AuthBypassList {
@@ -333,6 +337,8 @@ export const SETTINGS_DEFAULTS: Settings = {
   'encryption.harvest': true,
   'encryption.decryptInbound': true,
   'encryption.expiryWarningDays': 30,
+  'encryption.pgp.generateKeys': true,
+  'encryption.pgp.wkd': false,
 };
 
 export type SettingKey = keyof Settings;

@@ -543,8 +543,8 @@ export interface SmarthostCredentialsTable {
 
 export type CertificateRow = Selectable<CertificatesTable>;
 export type EncryptionKeyKind = 'smime' | 'pgp';
-/** Where a key came from: imported by an admin, harvested from inbound mail, generated here, or issued by the internal CA. */
-export type EncryptionKeySource = 'imported' | 'harvested' | 'generated' | 'internal-ca';
+/** Where a key came from: imported by an admin, harvested from inbound mail, generated here, issued by the internal CA, or found by WKD (PGP). */
+export type EncryptionKeySource = 'imported' | 'harvested' | 'generated' | 'internal-ca' | 'wkd';
 
 export interface EncryptionKeysTable {
   id: Generated<number>;
