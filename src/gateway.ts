@@ -38,6 +38,13 @@ import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
 import { encryptStage } from './pipeline/encrypt/encrypt-stage.ts';
 import { sideMailSender } from './pipeline/encrypt/side-mail.ts';
 import type { EncryptionMethod } from './pipeline/encrypt/method.ts';
+import { pgpMethod } from './pipeline/encrypt/pgp-method.ts';
+import { PgpKeyStore } from './pipeline/encrypt/pgp-key-store.ts';
+import { PgpKeyGenerator } from './pipeline/encrypt/pgp-key-generator.ts';
+import { lookupWkd, resolverLookup } from './pipeline/encrypt/pgp-wkd.ts';
+import { pgpDecryptor, pgpInboundStage } from './pipeline/encrypt/pgp-inbound.ts';
+import { pdfMethod } from './pipeline/encrypt/pdf-method.ts';
+import { decryptStage, type InboundDecryptor } from './pipeline/encrypt/decrypt-stage.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
 import type { Spool } from './spool/spool-file.ts';
@@ -51,6 +58,9 @@ import { SmtpClientPool } from './delivery/smtp-client.ts';
 import { DeliveryScheduler } from './delivery/scheduler.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { loadMasterKey, type MasterKey } from './keys/master-key.ts';
+import type { NotifyContext } from './notify/context.ts';
+import { openNotifier } from './notify/open-notifier.ts';
+import { startNotificationTimers } from './notify/timers.ts';
 import { TlsCertificates } from './tls/sni.ts';
 import { storeSource } from './tls/store-source.ts';
 
@@ -82,6 +92,9 @@ export class Gateway {
   /** This worker's name in the cluster: it holds its queue leases under it. */
   readonly nodeName: string;
   #heartbeat: { stop(): void } | null = null;
+  /** Digests, held-message notices, admin notifications: mail the gateway writes itself. */
+  readonly notifier: NotifyContext;
+  #notifyTimers: { stop(): void } | null = null;
   #purge: { stop(): void } | null = null;
   #traceRetention: { stop(): void } | null = null;
   #http: RunningHttpServer | null = null;
@@ -148,12 +161,22 @@ export class Gateway {
     };
     const timed = (stage: Stage) => this.metrics.timed(stage);
     // The encryption methods, tried in FALLBACK_ORDER (S/MIME, PGP, PDF) by the encrypt stage.
-    const encryptionMethods: EncryptionMethod[] = [];
+    const isInternal = (address: string) => policy.cached().domains.has(address.slice(address.lastIndexOf('@') + 1).toLowerCase());
+    const pgpKeys = new PgpKeyStore({ db, masterKey: () => (this.#masterKey ??= loadMasterKey(config.masterKeyFile)), serial });
+    const pgpKeyGenerator = new PgpKeyGenerator(pgpKeys, log);
+    const encryptionMethods: EncryptionMethod[] = [
+      pgpMethod({ keys: pgpKeys, generator: pgpKeyGenerator, settings: currentSettings, isInternal, wkd: (a) => lookupWkd(a, { lookup: resolverLookup(dns.a), timeoutMs: 3000 }) }),
+      pdfMethod({ hostname: config.hostname }),
+    ];
+    // Inbound decryption before the filters, one decryptor per format (decrypt-stage.ts).
+    const inboundDecryptors: InboundDecryptor[] = [pgpDecryptor(pgpKeys)];
     const pipeline = (this.pipeline = new Pipeline(
       [
         verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
         receivedHeaderStage(config.hostname),
         dnsblRejectStage({ lookup: (n) => dns.a(n), settings: currentSettings }),
+        pgpInboundStage({ keys: pgpKeys, settings: currentSettings }),
+        decryptStage({ decryptors: () => inboundDecryptors, settings: currentSettings, isInternal }),
         ...[
           listsStage({ config: () => filterConfig.get() }),
           unlessAllowAll(malwareStage({ settings: currentSettings })),
@@ -194,6 +217,16 @@ export class Gateway {
         arcSealStage({ authservId: config.hostname, keys, settings: currentSettings, resolver: dns.resolve }),
       ].map(timed),
     ));
+    this.notifier = openNotifier({
+      db,
+      config,
+      log,
+      queue: this.quarantine.releaseQueue,
+      policy,
+      stages: pipeline.perCopy,
+      masterKey: () => (this.#masterKey ??= loadMasterKey(config.masterKeyFile)),
+      holder: `node${node}:${process.pid}`,
+    });
     this.#pool = new SmtpClientPool({
       hostname: config.hostname,
       // The limit is per gateway, shared out between the workers.
@@ -269,6 +302,7 @@ export class Gateway {
     void this.scheduler.pollDue();
     if (this.#node === 0) {
       this.#purge = startQuarantinePurge({ service: this.quarantine.service, retentionDays: () => this.policy.cached().settings['quarantine.retentionDays'], log: this.#log });
+      this.#notifyTimers = startNotificationTimers(this.notifier);
       this.#traceRetention = startTraceRetention({ db: this.db, retentionDays: () => this.policy.cached().settings['retention.traceDays'], log: this.#log });
     }
     await this.mx.listen();
@@ -311,6 +345,7 @@ export class Gateway {
     await this.scheduler.stop(Math.max(1000, deadlineMs - (Date.now() - t0)));
     this.#pool.close();
     this.#purge?.stop();
+    this.#notifyTimers?.stop();
     this.#traceRetention?.stop();
     this.#heartbeat?.stop();
     this.certificates.close();

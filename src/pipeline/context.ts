@@ -38,7 +38,11 @@ export interface MessageContext {
   readonly direction: MessageDirection;
   readonly mailFrom: string;
   recipients: RecipientContext[];
-  /** The message exactly as received (after the DATA terminator was removed). */
+  /**
+   * The message exactly as received (after the DATA terminator was removed). The
+   * inbound decrypt stage (encrypt/decrypt-stage.ts), after verification and before the
+   * filters, replaces it by the decrypted message, so the filters judge the content.
+   */
   readonly original: Buffer;
   /** Header lines (each ending in CRLF) to put on top of the message, in order. */
   prepend: string[];
