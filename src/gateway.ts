@@ -58,6 +58,8 @@ import { SmtpClientPool } from './delivery/smtp-client.ts';
 import { DeliveryScheduler } from './delivery/scheduler.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { loadMasterKey, type MasterKey } from './keys/master-key.ts';
+import { SubmissionGate } from './smtp/submission-gate.ts';
+import { authenticateSubmission } from './services/submission-auth.ts';
 import type { NotifyContext } from './notify/context.ts';
 import { openNotifier } from './notify/open-notifier.ts';
 import { startNotificationTimers } from './notify/timers.ts';
@@ -84,6 +86,8 @@ export class Gateway {
   readonly index: IndexWriter;
   readonly scheduler: DeliveryScheduler;
   readonly mx: MxServer;
+  /** The submission listeners (587 STARTTLS, 465 implicit TLS), as configured. */
+  readonly submission: MxServer[] = [];
   readonly quarantine: OpenedQuarantine;
   /** Prometheus metrics of this worker (served at /metrics). */
   readonly metrics: GatewayMetrics;
@@ -249,6 +253,32 @@ export class Gateway {
       log,
       ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
     });
+    // Submitted mail is outbound mail: the same pipeline as the relay networks' (malware,
+    // attachments, outbound spam scoring, disclaimers, DKIM), after AUTH.
+    for (const [listener, implicitTls] of [[config.smtp.submission, false], [config.smtp.submissions, true]] as const) {
+      if (!listener) continue;
+      this.submission.push(
+        new MxServer({
+          hostname: config.hostname,
+          host: listener.host,
+          port: listener.port,
+          certificates,
+          node,
+          policy,
+          pipeline,
+          acceptor,
+          index: this.index,
+          quarantine: this.quarantine.store,
+          submission: new SubmissionGate({
+            implicitTls,
+            authenticate: (user, password, ip) => authenticateSubmission(db, user, password, ip),
+            settings: currentSettings,
+            log: log.child({ listener: implicitTls ? 'submissions' : 'submission' }),
+          }),
+          log,
+        }),
+      );
+    }
     this.mx = new MxServer({
       hostname: config.hostname,
       host: config.smtp.mx.host,
@@ -309,6 +339,10 @@ export class Gateway {
     // startupMs: from this process's start to the listener being open (the figure an
     // admin waits through after `hermes start` or a worker restart).
     this.#log.info({ host: this.#config.smtp.mx.host, port: this.mx.address.port, hostname: this.#config.hostname, startupMs: Math.round(performance.now()) }, 'SMTP listening');
+    for (const s of this.submission) {
+      await s.listen();
+      this.#log.info({ port: s.address.port, implicitTls: s.implicitTls }, 'submission listening');
+    }
     await this.#startHttp();
   }
 
@@ -341,7 +375,7 @@ export class Gateway {
   async stop(deadlineMs = 10_000): Promise<void> {
     const t0 = Date.now();
     await this.#http?.close();
-    await this.mx.close(deadlineMs);
+    await Promise.all([this.mx, ...this.submission].map((s) => s.close(deadlineMs)));
     await this.scheduler.stop(Math.max(1000, deadlineMs - (Date.now() - t0)));
     this.#pool.close();
     this.#purge?.stop();

@@ -27,8 +27,10 @@ export interface ClientInfo {
   ptr: string | null;
   /** e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384", null for plain text. */
   tls: string | null;
-  /** The client is in the relay networks (our own servers). */
+  /** The client is in the relay networks (our own servers), or signed in on a submission port. */
   trusted: boolean;
+  /** The user signed in with SMTP AUTH (submission ports), absent otherwise. */
+  authenticatedUser?: string;
 }
 
 export interface MessageContext {
