@@ -19,6 +19,9 @@ export interface InitOptions {
   httpPort?: string;
   httpHost?: string;
   dns?: string;
+  /** Port of the ACME http-01 listener (default 80), "off" for none. */
+  acmeHttpPort?: string;
+  acmeHttpHost?: string;
 }
 
 /**
@@ -41,6 +44,9 @@ export async function initDataDir(o: InitOptions, say: (s: string) => void = con
   if (o.smtpHost) cfg.smtp.mx.host = o.smtpHost;
   if (o.httpPort) cfg.http.port = parsePort(o.httpPort);
   if (o.httpHost) cfg.http.host = o.httpHost;
+  if (o.acmeHttpPort === 'off') cfg.acme.http = null;
+  else if (o.acmeHttpPort) cfg.acme.http = { host: cfg.acme.http?.host ?? '0.0.0.0', port: parsePort(o.acmeHttpPort) };
+  if (o.acmeHttpHost && cfg.acme.http) cfg.acme.http.host = o.acmeHttpHost;
   if (o.dns) cfg.dnsServers = o.dns.split(',').map((s) => s.trim()).filter(Boolean);
   writeConfig(o.dataDir, cfg);
   const loaded = loadConfig(o.dataDir);
@@ -69,6 +75,7 @@ export async function initDataDir(o: InitOptions, say: (s: string) => void = con
   }
   say(`SMTP listener   ${loaded.smtp.mx.host}:${loaded.smtp.mx.port} as ${loaded.hostname}`);
   say(`HTTPS console   https://${loaded.http.host}:${loaded.http.port}/ (API /api/v1, reference /api/docs)`);
+  say(`ACME http-01    ${loaded.acme.http ? `http://${loaded.acme.http.host}:${loaded.acme.http.port}/.well-known/acme-challenge/` : 'off'}`);
 }
 
 function parsePort(s: string): number {
@@ -87,6 +94,8 @@ export function registerInit(program: Command): void {
       .option('--smtp-host <address>', 'address of the MX listener (default 0.0.0.0)')
       .option('--http-port <port>', 'port of the HTTPS console and API (default 8443)')
       .option('--http-host <address>', 'address of the HTTPS console and API (default 0.0.0.0)')
+      .option('--acme-http-port <port>', 'port of the plain-HTTP listener for ACME http-01 challenges (default 80; "off": none)')
+      .option('--acme-http-host <address>', 'address of the ACME http-01 listener (default 0.0.0.0)')
       .option('--dns <servers>', 'comma-separated DNS servers (ip or ip:port); default: the system\'s'),
   ).action(async (o: InitOptions) => {
     await initDataDir(o);

@@ -44,6 +44,8 @@ export interface TestGatewayOptions {
   dnsServer?: string;
   /** Create the data directory below this one (e.g. a small tmpfs) instead of the system tmpdir. */
   parentDir?: string;
+  /** Run the ACME http-01 listener on this loopback port (default: none, so tests never bind port 80). */
+  acmeHttpPort?: number;
 }
 
 /**
@@ -69,7 +71,8 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
   // empty local DNS server (every name NXDOMAIN, answered at once).
   const ownDns = o.dnsServer ? null : await startTestDns({});
   await initDataDir(
-    { dataDir, hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1', dns: o.dnsServer ?? ownDns!.server },
+    { dataDir, hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1', dns: o.dnsServer ?? ownDns!.server,
+      ...(o.acmeHttpPort ? { acmeHttpPort: String(o.acmeHttpPort), acmeHttpHost: '127.0.0.1' } : { acmeHttpPort: 'off' }) },
     () => {},
   );
   const db = openDatabase(loadConfig(dataDir).storage.database);
