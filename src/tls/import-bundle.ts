@@ -88,7 +88,7 @@ function orderChain(leaf: X509Certificate, others: X509Certificate[]): X509Certi
     if (!next) {
       if (trustedRoots().some((r) => cur.checkIssued(r) && cur.verify(r.publicKey))) return chain;
       throw new ImportError(
-        `the chain is incomplete: the issuer ${`"${cur.issuer.replace(/\n/g, ', ')}"`} of ${label(cur)} is neither in the file nor a root this system trusts; add the CA's intermediate certificate(s) (its "chain" or "fullchain" file) after the certificate`,
+        `the chain is incomplete: the issuer ${`"${cur.issuer.replace(/\n/g, ', ')}"`} of ${label(cur)} is neither in the file nor a root this system trusts; add the CA's intermediate certificate(s) (its "chain" or "fullchain" file) after the certificate, and for a private CA its root`,
         'chain',
       );
     }
