@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { configPath, defaultBootstrap, loadConfig, readBootstrap, writeConfig, type BootstrapConfig } from '../config/bootstrap.ts';
 import { ensureMasterKey } from '../keys/master-key.ts';
 import { ensureSelfSignedCert } from '../keys/self-signed-cert.ts';
-import { openDatabase } from '../db/database.ts';
+import { openDatabase, parseDatabaseLocation, redactDatabaseLocation } from '../db/database.ts';
 import { migrate, schemaVersion } from '../db/migrate.ts';
 import { withDataDir } from './context.ts';
 import { countUsers } from '../db/repos/users.ts';
@@ -22,6 +22,8 @@ export interface InitOptions {
   /** Port of the ACME http-01 listener (default 80), "off" for none. */
   acmeHttpPort?: string;
   acmeHttpHost?: string;
+  /** storage.database: a SQLite path or a postgres:// URL (several nodes share one PostgreSQL). */
+  database?: string;
 }
 
 /**
@@ -47,6 +49,10 @@ export async function initDataDir(o: InitOptions, say: (s: string) => void = con
   if (o.acmeHttpPort === 'off') cfg.acme.http = null;
   else if (o.acmeHttpPort) cfg.acme.http = { host: cfg.acme.http?.host ?? '0.0.0.0', port: parsePort(o.acmeHttpPort) };
   if (o.acmeHttpHost && cfg.acme.http) cfg.acme.http.host = o.acmeHttpHost;
+  if (o.database) {
+    parseDatabaseLocation(o.database);
+    cfg.storage.database = o.database;
+  }
   if (o.dns) cfg.dnsServers = o.dns.split(',').map((s) => s.trim()).filter(Boolean);
   writeConfig(o.dataDir, cfg);
   const loaded = loadConfig(o.dataDir);
@@ -59,7 +65,7 @@ export async function initDataDir(o: InitOptions, say: (s: string) => void = con
   const db = openDatabase(loaded.storage.database);
   try {
     const applied = await migrate(db);
-    say(`database        ${loaded.storage.database} (schema version ${await schemaVersion(db)}${applied.length ? `, applied ${applied.join(', ')}` : ''})`);
+    say(`database        ${redactDatabaseLocation(loaded.storage.database)} (schema version ${await schemaVersion(db)}${applied.length ? `, applied ${applied.join(', ')}` : ''})`);
     // The first administrator, once: a generated password (there is no default one),
     // printed this one time, to be changed at the first sign-in.
     if ((await countUsers(db)) === 0) {
@@ -96,7 +102,8 @@ export function registerInit(program: Command): void {
       .option('--http-host <address>', 'address of the HTTPS console and API (default 0.0.0.0)')
       .option('--acme-http-port <port>', 'port of the plain-HTTP listener for ACME http-01 challenges (default 80; "off": none)')
       .option('--acme-http-host <address>', 'address of the ACME http-01 listener (default 0.0.0.0)')
-      .option('--dns <servers>', 'comma-separated DNS servers (ip or ip:port); default: the system\'s'),
+      .option('--dns <servers>', 'comma-separated DNS servers (ip or ip:port); default: the system\'s')
+      .option('--database <url>', 'database: a SQLite file (default hermes.db) or postgres://user:password@host/db shared by several nodes'),
   ).action(async (o: InitOptions) => {
     await initDataDir(o);
   });
