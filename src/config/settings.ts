@@ -162,6 +162,53 @@ export interface Settings {
   /** Roles whose users must use TOTP 2FA (sent to enrolment after login until they do). */
   'console.require2faRoles': string[];
 
+  // ---- Submission (587/465) and transport security.
+  /** Messages one signed-in user may submit per hour (0 = no limit). */
+  'submission.userMessagesPerHour': number;
+  /** Messages submitted per hour from one client address, whoever signs in (0 = no limit). */
+  'submission.ipMessagesPerHour': number;
+  /** Partner sender domains and client networks that must use STARTTLS on the MX (530 5.7.0 at MAIL otherwise). */
+  'smtp.requireTlsFrom': AuthBypassList;
+  /** Extra CA certificates (PEM file) trusted next to the system's for outbound "verify" and MTA-STS. */
+  'delivery.tlsCaFile': string | null;
+  /** Apply the MTA-STS policy (RFC 8461) receiving domains publish. */
+  'delivery.mtaSts': boolean;
+
+  // ---- Connection defences on the MX, for clients outside the relay networks (0 / false = off).
+  /** New connections per minute from one client address (421 4.7.0 above it). */
+  'smtp.limits.connectionsPerMinute': number;
+  /** Messages per hour from one client address (450 4.7.1 at MAIL above it). */
+  'smtp.limits.messagesPerHour': number;
+  /** Greylisting: a new (client network, sender, recipient) triplet gets 450 4.7.1 until it retries after greylist.delaySec. */
+  'greylist.enabled': boolean;
+  'greylist.delaySec': number;
+  /** A triplet that retried in time passes for this many days after its last message. */
+  'greylist.passDays': number;
+  // ---- User portal, action links, digests and notifications.
+  /** Base URL of the portal in links ("https://mail.example.com:8443"); null: https://<host name>:<http port>. */
+  'portal.baseUrl': string | null;
+  /** Action links in digests and notices expire after this many hours (never after the message's retention). */
+  'portal.linkHours': number;
+  /** Categories users may only ask to release (the admins decide); the others they release themselves. */
+  'portal.requestOnlyCategories': string[];
+  /** A recipient without a portal account may create one from a digest's sign-in link (it proves the mailbox is theirs). */
+  'portal.selfEnrol': boolean;
+  /** Link opens and confirmations per client address per 10 minutes. */
+  'portal.linkRateLimit': number;
+  /** How often recipients get a quarantine digest unless they chose otherwise. */
+  'digest.frequency': 'never' | 'hourly' | 'daily' | 'weekly';
+  /** Recipients whose policy is named here get a notice for every message held for them. */
+  'notify.heldNoticePolicies': string[];
+  /** Sender of digests, notices and admin notifications; null: postmaster@<host name>. */
+  'notify.from': string | null;
+  /** Where admin notifications go (queue, certificate, engines, disk, release requests); null: none are sent. */
+  'notify.adminAddress': string | null;
+  /** Admin notification: the oldest queued message is older than this many minutes. */
+  'notify.queueAgeMinutes': number;
+  /** Admin notification: the TLS certificate expires within this many days. */
+  'notify.certificateDays': number;
+  /** Admin notification: less than this share (percent) of the spool's disk is free. */
+  'notify.diskFreePercent': number;
   // ---- Encryption of outbound mail (encrypt stage, docs/encryption.md).
   /** The default for recipients without a policy of their own or of their domain: never | sign | opportunistic | always. */
   'encryption.policy': EncryptionPolicy;
@@ -181,6 +228,10 @@ export interface Settings {
   'encryption.decryptInbound': boolean;
   /** Warn this many days before a key or certificate expires (doctor, CLI, API). */
   'encryption.expiryWarningDays': number;
+  /** Generate OpenPGP keys (in the background) for internal senders who send PGP mail without one. */
+  'encryption.pgp.generateKeys': boolean;
+  /** Look up external recipients' OpenPGP keys by WKD (HTTPS to the recipient's domain): off, as it tells that domain mail is coming. */
+  'encryption.pgp.wkd': boolean;
 }
 
 export interface AuthBypassList {
@@ -255,6 +306,28 @@ export const SETTINGS_DEFAULTS: Settings = {
   'console.sessionIdleMinutes': 30,
   'console.sessionMaxHours': 12,
   'console.require2faRoles': [],
+  'submission.userMessagesPerHour': 500,
+  'submission.ipMessagesPerHour': 2000,
+  'smtp.requireTlsFrom': { domains: [], networks: [] },
+  'delivery.tlsCaFile': null,
+  'delivery.mtaSts': true,
+  'smtp.limits.connectionsPerMinute': 0,
+  'smtp.limits.messagesPerHour': 0,
+  'greylist.enabled': false,
+  'greylist.delaySec': 300,
+  'greylist.passDays': 36,
+  'portal.baseUrl': null,
+  'portal.linkHours': 72,
+  'portal.requestOnlyCategories': ['malware'],
+  'portal.selfEnrol': true,
+  'portal.linkRateLimit': 60,
+  'digest.frequency': 'daily',
+  'notify.heldNoticePolicies': [],
+  'notify.from': null,
+  'notify.adminAddress': null,
+  'notify.queueAgeMinutes': 60,
+  'notify.certificateDays': 14,
+  'notify.diskFreePercent': 10,
   'encryption.policy': 'never',
   'encryption.domainPolicies': {},
   'encryption.recipientPolicies': {},
@@ -264,6 +337,8 @@ export const SETTINGS_DEFAULTS: Settings = {
   'encryption.harvest': true,
   'encryption.decryptInbound': true,
   'encryption.expiryWarningDays': 30,
+  'encryption.pgp.generateKeys': true,
+  'encryption.pgp.wkd': false,
 };
 
 export type SettingKey = keyof Settings;
@@ -378,6 +453,10 @@ function wholeNumberIn(min: number, max: number) {
   };
 }
 
+function nullableAddress(key: string, value: unknown): void {
+  if (value !== null && (typeof value !== 'string' || !/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(value))) throw new Error(`${key} must be an address like postmaster@example.com, or null`);
+}
+
 function policyMap(what: 'domain' | 'address') {
   return (key: string, value: unknown) => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${key} must be an object like {"${what === 'domain' ? 'example.com' : 'bob@example.com'}": "always"}`);
@@ -389,6 +468,16 @@ function policyMap(what: 'domain' | 'address') {
 }
 
 const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => void>> = {
+  'submission.userMessagesPerHour': wholeNumberIn(0, 1_000_000),
+  'submission.ipMessagesPerHour': wholeNumberIn(0, 1_000_000),
+  'smtp.requireTlsFrom': bypassList,
+  'delivery.tlsCaFile': (key, value) => {
+    if (value !== null && (typeof value !== 'string' || !value.startsWith('/'))) throw new Error(`${key} must be the absolute path of a PEM file of CA certificates, or null`);
+  },
+  'smtp.limits.connectionsPerMinute': wholeNumberIn(0, 1_000_000),
+  'smtp.limits.messagesPerHour': wholeNumberIn(0, 1_000_000),
+  'greylist.delaySec': wholeNumberIn(1, 24 * 3600),
+  'greylist.passDays': wholeNumberIn(1, 365),
   'encryption.policy': oneOf(...ENCRYPTION_POLICIES),
   'encryption.domainPolicies': policyMap('domain'),
   'encryption.recipientPolicies': policyMap('address'),
@@ -396,6 +485,25 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
     if (value !== null && (typeof value !== 'string' || value.trim().length < 3 || value.length > 40 || /[\r\n]/.test(value))) throw new Error(`${key} must be a word of 3 to 40 characters, like "[encrypt]", or null`);
   },
   'encryption.expiryWarningDays': wholeNumberIn(0, 365),
+  'portal.baseUrl': (key, value) => {
+    if (value === null) return;
+    if (typeof value !== 'string' || !/^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(value)) throw new Error(`${key} must be an https:// URL such as "https://mail.example.com:8443", or null`);
+  },
+  'portal.linkHours': wholeNumberIn(1, 24 * 30),
+  'portal.requestOnlyCategories': (key, value) => {
+    const known = ['spam', 'malware', 'banned', 'badheader', 'rule', 'auth', 'malformed'];
+    if (!Array.isArray(value) || value.some((c) => !known.includes(c as string))) throw new Error(`${key} must be a list of categories among ${known.join(', ')}`);
+  },
+  'portal.linkRateLimit': wholeNumberIn(1, 100_000),
+  'digest.frequency': oneOf('never', 'hourly', 'daily', 'weekly'),
+  'notify.heldNoticePolicies': (key, value) => {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !v)) throw new Error(`${key} must be a list of policy names, e.g. ["default"]`);
+  },
+  'notify.from': nullableAddress,
+  'notify.adminAddress': nullableAddress,
+  'notify.queueAgeMinutes': wholeNumberIn(1, 7 * 24 * 60),
+  'notify.certificateDays': wholeNumberIn(1, 365),
+  'notify.diskFreePercent': wholeNumberIn(1, 99),
   'console.sessionIdleMinutes': wholeNumberIn(1, 24 * 60),
   'console.sessionMaxHours': wholeNumberIn(1, 24 * 30),
   'console.require2faRoles': (key, value) => {

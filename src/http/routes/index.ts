@@ -22,6 +22,8 @@ import { filterPolicyRoutes } from './filter-policies.ts';
 import { ruleRoutes } from './rules.ts';
 import { metricsRoutes } from './metrics.ts';
 import { certificateRoutes } from './certificates.ts';
+import { submissionRoutes } from './submission.ts';
+import { portalRoutes } from './portal.ts';
 
 export const ROUTE_MODULES: ReadonlyArray<{ name: string; routes: RouteModule }> = [
   { name: 'health', routes: healthRoutes },
@@ -46,4 +48,6 @@ export const ROUTE_MODULES: ReadonlyArray<{ name: string; routes: RouteModule }>
   { name: 'engines', routes: engineRoutes },
   { name: 'metrics', routes: metricsRoutes },
   { name: 'certificates', routes: certificateRoutes },
+  { name: 'submission', routes: submissionRoutes },
+  { name: 'portal', routes: portalRoutes },
 ];
