@@ -2,6 +2,7 @@
 // pipeline, SMTP listener and delivery. Start order matters: the spool is reconciled
 // with the index before anything is delivered or accepted.
 import { readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from './config/bootstrap.ts';
 import { openDatabase, type Db } from './db/database.ts';
@@ -46,7 +47,9 @@ import { pdfMethod } from './pipeline/encrypt/pdf-method.ts';
 import { decryptStage, type InboundDecryptor } from './pipeline/encrypt/decrypt-stage.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
-import { Spool } from './spool/spool-file.ts';
+import type { Spool } from './spool/spool-file.ts';
+import { openSpool } from './spool/open-spool.ts';
+import { startNodeHeartbeat } from './ops/node-heartbeat.ts';
 import { Acceptor } from './spool/acceptor.ts';
 import { recoverSpool } from './spool/recovery.ts';
 import { SpoolSpace } from './spool/free-space.ts';
@@ -62,6 +65,12 @@ import { openNotifier } from './notify/open-notifier.ts';
 import { startNotificationTimers } from './notify/timers.ts';
 import { TlsCertificates } from './tls/sni.ts';
 import { storeSource } from './tls/store-source.ts';
+import { startAcmeHttpServer, type AcmeHttpServer } from './tls/acme-http-server.ts';
+import { startCertificateRenewal } from './tls/renewal-timer.ts';
+import { trustAcmeCa } from './tls/acme.ts';
+
+/** The version recorded with each node's heartbeat. */
+const GATEWAY_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface GatewayOptions {
   config: LoadedConfig;
@@ -87,12 +96,17 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   /** The stage list (read by bench/pipeline.ts, which times each stage). */
   readonly pipeline: Pipeline;
+  /** This worker's name in the cluster: it holds its queue leases under it. */
+  readonly nodeName: string;
+  #heartbeat: { stop(): void } | null = null;
   /** Digests, held-message notices, admin notifications: mail the gateway writes itself. */
   readonly notifier: NotifyContext;
   #notifyTimers: { stop(): void } | null = null;
   #purge: { stop(): void } | null = null;
   #traceRetention: { stop(): void } | null = null;
   #http: RunningHttpServer | null = null;
+  #acmeHttp: AcmeHttpServer | null = null;
+  #renewal: { stop(): void } | null = null;
   #masterKey: MasterKey | null = null;
   readonly #pool: SmtpClientPool;
   readonly #indexDb: Db;
@@ -116,7 +130,8 @@ export class Gateway {
     const dns = new DnsResolver({ servers: config.dnsServers.length ? config.dnsServers : undefined });
     this.#node = node;
     this.#workers = o.workers ?? 1;
-    this.spool = new Spool(config.storage.spool, node);
+    this.nodeName = `${config.nodeName ?? osHostname()}/${node}`;
+    this.spool = openSpool(config, db, node);
     // The index writer has a connection of its own without a busy timeout (it retries on
     // a timer); see IndexWriter.
     this.#indexDb = openDatabase(config.storage.database, { synchronous: 'NORMAL', busyTimeoutMs: 0 });
@@ -239,7 +254,7 @@ export class Gateway {
       policy,
       hostname: config.hostname,
       node,
-      workers: o.workers ?? 1,
+      owner: this.nodeName,
       log,
       ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
     });
@@ -297,6 +312,7 @@ export class Gateway {
     const policy = new PolicyStore(db);
     await policy.current();
     const config = o.config;
+    trustAcmeCa(config.acme.caFile);
     let masterKey: MasterKey | null = null;
     const certificates = await TlsCertificates.open({
       source: storeSource(db, () => (masterKey ??= loadMasterKey(config.masterKeyFile))),
@@ -312,6 +328,10 @@ export class Gateway {
     const nodes = [...new Set([this.#node, ...(await this.spool.nodes()).filter((n) => n % this.#workers === this.#node)])];
     const rec = await recoverSpool(this.db, this.spool, this.index, this.#log, nodes);
     if (rec.reindexed || rec.removed || rec.damaged) this.#log.info(rec, 'spool recovered');
+    await this.scheduler.releaseOwnLeases();
+    const heartbeat = startNodeHeartbeat({ db: this.db, name: this.nodeName, version: GATEWAY_VERSION, log: this.#log });
+    this.#heartbeat = heartbeat;
+    await heartbeat.beat().catch((err: unknown) => this.#log.warn({ err }, 'could not record the node heartbeat'));
     const resumed = await this.scheduler.resumeAll();
     if (resumed) this.#log.info({ deliveries: resumed }, 'resuming pending deliveries');
     this.scheduler.start();
@@ -320,6 +340,7 @@ export class Gateway {
       this.#purge = startQuarantinePurge({ service: this.quarantine.service, retentionDays: () => this.policy.cached().settings['quarantine.retentionDays'], log: this.#log });
       this.#notifyTimers = startNotificationTimers(this.notifier);
       this.#traceRetention = startTraceRetention({ db: this.db, retentionDays: () => this.policy.cached().settings['retention.traceDays'], log: this.#log });
+      this.#renewal = startCertificateRenewal({ db: this.db, masterKey: () => this.#loadMasterKey(), log: this.#log, intervalMs: this.#config.acme.renewCheckSeconds * 1000 });
     }
     await this.mx.listen();
     // startupMs: from this process's start to the listener being open (the figure an
@@ -330,6 +351,31 @@ export class Gateway {
       this.#log.info({ port: s.address.port, implicitTls: s.implicitTls }, 'submission listening');
     }
     await this.#startHttp();
+    await this.#startAcmeHttp();
+  }
+
+  #loadMasterKey(): MasterKey {
+    return (this.#masterKey ??= loadMasterKey(this.#config.masterKeyFile));
+  }
+
+  /**
+   * The port-80 listener for ACME http-01. Not fatal when the port is taken or not
+   * ours to bind: mail flows without it; ACME http-01 then fails with a clear error.
+   */
+  async #startAcmeHttp(): Promise<void> {
+    const l = this.#config.acme.http;
+    if (!l) return;
+    try {
+      this.#acmeHttp = await startAcmeHttpServer({ db: this.db, host: l.host, port: l.port, log: this.#log });
+      this.#log.info({ host: l.host, port: this.#acmeHttp.port }, 'ACME http-01 listening');
+    } catch (err) {
+      this.#log.warn({ err, host: l.host, port: l.port }, 'ACME http-01 listener not started: certificates from ACME by http-01 cannot be issued or renewed');
+    }
+  }
+
+  /** The port of the ACME http-01 listener (null: not running). */
+  get acmeHttpPort(): number | null {
+    return this.#acmeHttp?.port ?? null;
   }
 
   /** The HTTPS console and API; in a cluster each worker listens on the shared port. */
@@ -343,7 +389,7 @@ export class Gateway {
         db: this.db,
         config: c,
         log: this.#log,
-        masterKey: () => (this.#masterKey ??= loadMasterKey(c.masterKeyFile)),
+        masterKey: () => this.#loadMasterKey(),
         settings: async () => (await this.policy.current()).settings,
         gateway: this,
         smtpListening: () => this.mx.listening,
@@ -361,12 +407,15 @@ export class Gateway {
   async stop(deadlineMs = 10_000): Promise<void> {
     const t0 = Date.now();
     await this.#http?.close();
+    await this.#acmeHttp?.close();
+    this.#renewal?.stop();
     await Promise.all([this.mx, ...this.submission].map((s) => s.close(deadlineMs)));
     await this.scheduler.stop(Math.max(1000, deadlineMs - (Date.now() - t0)));
     this.#pool.close();
     this.#purge?.stop();
     this.#notifyTimers?.stop();
     this.#traceRetention?.stop();
+    this.#heartbeat?.stop();
     this.certificates.close();
     await this.quarantine.close();
     await this.index.flush();
