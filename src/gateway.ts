@@ -37,6 +37,9 @@ import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
 import { encryptStage } from './pipeline/encrypt/encrypt-stage.ts';
 import { sideMailSender } from './pipeline/encrypt/side-mail.ts';
 import type { EncryptionMethod } from './pipeline/encrypt/method.ts';
+import { SmimeKeyring } from './pipeline/encrypt/smime-keyring.ts';
+import { smimeMethod } from './pipeline/encrypt/smime-method.ts';
+import { smimeInboundStage } from './pipeline/encrypt/smime-inbound-stage.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
 import { Spool } from './spool/spool-file.ts';
@@ -132,11 +135,15 @@ export class Gateway {
     };
     const timed = (stage: Stage) => this.metrics.timed(stage);
     // The encryption methods, tried in FALLBACK_ORDER (S/MIME, PGP, PDF) by the encrypt stage.
-    const encryptionMethods: EncryptionMethod[] = [];
+    const smimeKeys = new SmimeKeyring({ db, masterKey: () => (this.#masterKey ??= loadMasterKey(config.masterKeyFile)), serial, hostname: config.hostname, log });
+    const isInternal = (address: string) => policy.cached().domains.has(address.slice(address.lastIndexOf('@') + 1).toLowerCase());
+    const encryptionMethods: EncryptionMethod[] = [smimeMethod({ keyring: smimeKeys, settings: currentSettings, isInternal })];
     const pipeline = (this.pipeline = new Pipeline(
       [
         verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
         receivedHeaderStage(config.hostname),
+        // Decrypted before the filters, so they judge the content (docs/encryption.md).
+        smimeInboundStage({ keyring: smimeKeys, settings: currentSettings }),
         dnsblRejectStage({ lookup: (n) => dns.a(n), settings: currentSettings }),
         ...[
           listsStage({ config: () => filterConfig.get() }),

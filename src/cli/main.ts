@@ -29,6 +29,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ['install-service'], load: async () => (await import('./install-service-command.ts')).registerInstallService },
   { names: ['external'], load: async () => (await import('./external-commands.ts')).registerExternal },
   { names: ['admin'], load: async () => (await import('./admin-commands.ts')).registerAdmin },
+  { names: ['encryption'], load: async () => (await import('./encryption-commands.ts')).registerEncryption },
 ];
 
 async function main(argv: string[]): Promise<void> {

@@ -38,8 +38,12 @@ export interface MessageContext {
   readonly direction: MessageDirection;
   readonly mailFrom: string;
   recipients: RecipientContext[];
-  /** The message exactly as received (after the DATA terminator was removed). */
-  readonly original: Buffer;
+  /**
+   * The message exactly as received (after the DATA terminator was removed). The one
+   * exception: the inbound decryption stage (after verify, before the filters) replaces
+   * it with the decrypted message, so the filters judge the content.
+   */
+  original: Buffer;
   /** Header lines (each ending in CRLF) to put on top of the message, in order. */
   prepend: string[];
   /** The message body and headers as they will be sent, below `prepend`. */
