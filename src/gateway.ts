@@ -51,6 +51,8 @@ import { SmtpClientPool } from './delivery/smtp-client.ts';
 import { DeliveryScheduler } from './delivery/scheduler.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { loadMasterKey, type MasterKey } from './keys/master-key.ts';
+import { TlsCertificates } from './tls/sni.ts';
+import { storeSource } from './tls/store-source.ts';
 
 export interface GatewayOptions {
   config: LoadedConfig;
@@ -85,13 +87,17 @@ export class Gateway {
   readonly #node: number;
   readonly #workers: number;
 
-  private constructor(o: GatewayOptions, policy: PolicyStore, db: Db) {
+  /** The certificates every TLS listener of this process presents (by SNI, from the store). */
+  readonly certificates: TlsCertificates;
+
+  private constructor(o: GatewayOptions, policy: PolicyStore, db: Db, certificates: TlsCertificates) {
     const { config, log } = o;
     const node = o.node ?? 0;
     this.#log = log;
     this.#config = config;
     this.db = db;
     this.policy = policy;
+    this.certificates = certificates;
     const settings = policy.cached().settings;
     const dns = new DnsResolver({ servers: config.dnsServers.length ? config.dnsServers : undefined });
     this.#node = node;
@@ -211,7 +217,7 @@ export class Gateway {
       hostname: config.hostname,
       host: config.smtp.mx.host,
       port: config.smtp.mx.port,
-      tls: { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.cert) },
+      certificates,
       node,
       policy,
       pipeline,
@@ -234,7 +240,15 @@ export class Gateway {
     await migrate(db);
     const policy = new PolicyStore(db);
     await policy.current();
-    return new Gateway(o, policy, db);
+    const config = o.config;
+    let masterKey: MasterKey | null = null;
+    const certificates = await TlsCertificates.open({
+      source: storeSource(db, () => (masterKey ??= loadMasterKey(config.masterKeyFile))),
+      fallback: { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.cert) },
+      hostname: config.hostname,
+      log: o.log,
+    });
+    return new Gateway(o, policy, db, certificates);
   }
 
   async start(): Promise<void> {
@@ -263,7 +277,7 @@ export class Gateway {
     this.#http = await startHttpServer({
       host: c.http.host,
       port: c.http.port,
-      tls: { key: readFileSync(c.tls.key), cert: readFileSync(c.tls.cert) },
+      certificates: this.certificates,
       ctx: {
         db: this.db,
         config: c,
@@ -291,6 +305,7 @@ export class Gateway {
     this.#pool.close();
     this.#purge?.stop();
     this.#traceRetention?.stop();
+    this.certificates.close();
     await this.quarantine.close();
     await this.index.flush();
     await this.#indexDb.destroy();

@@ -60,10 +60,9 @@ export const put = <T,>(path: string, body?: unknown) => api<T>('PUT', path, bod
 export const patch = <T,>(path: string, body?: unknown) => api<T>('PATCH', path, body ?? {});
 export const del = <T,>(path: string) => api<T>('DELETE', path);
 
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
+// The API's answer shapes come from src/shared (no Node imports there, so this
+// browser build can type-check them): one definition for the server and the console.
+export type { Page } from '../../src/shared/page.ts';
 
 /** A query string from the filters that are set. */
 export function query(params: Record<string, string | number | undefined | null>): string {

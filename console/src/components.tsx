@@ -129,11 +129,33 @@ export function Field(p: { label: string; hint?: string; children: ComponentChil
   );
 }
 
-export function MoreButton({ cursor, onMore }: { cursor: string | null; onMore: (c: string) => void }) {
-  if (!cursor) return null;
+/** Said on pages the role may read but not change (auditors, domain administrators on global settings). */
+export function ReadOnlyNotice({ what }: { what: string }) {
   return (
-    <button class="secondary more" onClick={() => onMore(cursor)}>
-      Show more
-    </button>
+    <div class="notice info" role="note">
+      Read only: your role can see {what} but not change it. An administrator can make changes.
+    </div>
+  );
+}
+
+/** Text to copy: a DNS record, a zone line. */
+export function CopyText({ text, label }: { text: string; label: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <div class="copy">
+      <code aria-label={label}>{text}</code>
+      <button
+        type="button"
+        class="secondary small"
+        onClick={() =>
+          void navigator.clipboard?.writeText(text).then(
+            () => setCopied(true),
+            () => setCopied(false),
+          )
+        }
+      >
+        {copied ? 'Copied' : 'Copy'}
+      </button>
+    </div>
   );
 }

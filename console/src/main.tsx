@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import './styles.css';
 import { ApiError, del, get, setCsrfToken, whenSignedOut } from './api.ts';
 import { href, useRoute } from './router.ts';
-import type { SessionInfo, User } from './session.ts';
+import { userCan, type Permission, type SessionInfo, type User } from './session.ts';
 import { LoginPage, PasswordChangePage } from './pages/login.tsx';
 import { DashboardPage } from './pages/dashboard.tsx';
 import { DomainsPage } from './pages/domains.tsx';
@@ -21,19 +21,20 @@ import { SettingsPage } from './pages/settings.tsx';
 interface NavItem {
   page: string;
   label: string;
-  roles?: User['role'][];
+  /** Shown to roles that may read this (the server's own permission table). */
+  needs: Permission;
 }
 
 const NAV: NavItem[] = [
-  { page: 'dashboard', label: 'Dashboard' },
-  { page: 'quarantine', label: 'Quarantine' },
-  { page: 'trace', label: 'Message trace' },
-  { page: 'queue', label: 'Queue', roles: ['admin', 'domain-admin', 'auditor'] },
-  { page: 'domains', label: 'Domains', roles: ['admin', 'domain-admin', 'auditor'] },
-  { page: 'settings', label: 'Settings', roles: ['admin', 'auditor'] },
-  { page: 'users', label: 'Users', roles: ['admin', 'auditor'] },
-  { page: 'tokens', label: 'API tokens', roles: ['admin', 'auditor'] },
-  { page: 'audit', label: 'Audit log', roles: ['admin', 'auditor', 'domain-admin'] },
+  { page: 'dashboard', label: 'Dashboard', needs: 'dashboard.read' },
+  { page: 'quarantine', label: 'Quarantine', needs: 'quarantine.read' },
+  { page: 'trace', label: 'Message trace', needs: 'trace.read' },
+  { page: 'queue', label: 'Queue', needs: 'queue.read' },
+  { page: 'domains', label: 'Domains', needs: 'domains.read' },
+  { page: 'settings', label: 'Settings', needs: 'settings.read' },
+  { page: 'users', label: 'Users', needs: 'users.read' },
+  { page: 'tokens', label: 'API tokens', needs: 'tokens.read' },
+  { page: 'audit', label: 'Audit log', needs: 'audit.read' },
 ];
 
 function App() {
@@ -68,7 +69,7 @@ function App() {
     setCsrfToken('');
     setSession(null);
   };
-  const items = NAV.filter((n) => !n.roles || n.roles.includes(user.role));
+  const items = NAV.filter((n) => userCan(user, n.needs));
   return (
     <div class="shell">
       <nav class={navOpen ? 'nav open' : 'nav'} aria-label="Main">

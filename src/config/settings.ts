@@ -86,6 +86,14 @@ export interface Settings {
   'spam.autolearnSpamScore': number;
   /** Autolearn as ham at or below this score (Bayes symbols left out). */
   'spam.autolearnHamScore': number;
+  /** Run SpamAssassin rule files (header, body, uri, meta ... rules) as symbols of the built-in engine. */
+  'spam.saRules': boolean;
+  /**
+   * Directories (or files) of SpamAssassin rules, read in order (later ones override).
+   * Empty: Debian's spamassassin rules (/usr/share/spamassassin, or the newest sa-update
+   * download in /var/lib/spamassassin/<version>) and /etc/spamassassin (*.pre, local.cf).
+   */
+  'spam.saRulesDirs': string[];
   /**
    * A message that cannot be parsed (malformed MIME or headers): hold it in the quarantine,
    * or refuse it with 550 5.6.0. Never 451: it would fail the same way every time.
@@ -225,6 +233,8 @@ export const SETTINGS_DEFAULTS: Settings = {
   'spam.autolearn': true,
   'spam.autolearnSpamScore': 12,
   'spam.autolearnHamScore': 0.1,
+  'spam.saRules': true,
+  'spam.saRulesDirs': [],
   'filter.malformedAction': 'quarantine',
   'filter.badHeaderSymbols': ['MISSING_FROM', 'MULTIPLE_FROM', 'MULTIPLE_DATE', 'MULTIPLE_MSGID', 'DUPLICATE_HEADER', 'HEADER_8BIT_INVALID', 'MIME_NO_BOUNDARY'],
   'quarantine.retentionDays': 30,
@@ -437,6 +447,9 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
   'spam.bayesMinHam': wholeNumber(1, 1_000_000),
   'filter.malformedAction': oneOf('quarantine', 'reject'),
   'smtp.bareLf': oneOf('normalize', 'reject'),
+  'spam.saRulesDirs': (key, value) => {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !v.startsWith('/'))) throw new Error(`${key} must be a list of absolute paths, e.g. ["/etc/spamassassin"] (empty: the default directories)`);
+  },
   'filter.badHeaderSymbols': (key, value) => {
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !/^[A-Z0-9_]+$/.test(v))) throw new Error(`${key} must be a list of symbol names, e.g. ["MISSING_FROM"]`);
   },

@@ -276,6 +276,10 @@ export interface Database {
   sessions: SessionsTable;
   api_tokens: ApiTokensTable;
   login_throttle: LoginThrottleTable;
+  certificates: CertificatesTable;
+  acme_accounts: AcmeAccountsTable;
+  acme_challenges: AcmeChallengesTable;
+  smarthost_credentials: SmarthostCredentialsTable;
   encryption_keys: EncryptionKeysTable;
 }
 
@@ -350,6 +354,69 @@ export type SessionRow = Selectable<SessionsTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type LoginThrottleRow = Selectable<LoginThrottleTable>;
 
+// ---- TLS certificates (migration 11): see db/repos/certificates.ts.
+/** pending: a key and CSR waiting for the signed certificate; active: served by the listeners. */
+export type CertificateStatus = 'pending' | 'active';
+export type CertificateSource = 'import' | 'csr' | 'acme';
+
+export interface CertificatesTable {
+  id: Generated<number>;
+  /** Random id, the associated data of the sealed private key. */
+  key_ref: string;
+  source: CertificateSource;
+  status: CertificateStatus;
+  /** JSON array of the DNS names (SANs) the certificate is for. */
+  names_json: string;
+  /** PKCS#8 PEM sealed with the master key. */
+  key_sealed: string;
+  /** 'ec-p256' | 'rsa-2048' ... */
+  key_type: string;
+  csr_pem: string | null;
+  /** Leaf first, then the chain (PEM). */
+  cert_pem: string | null;
+  subject: string | null;
+  issuer: string | null;
+  serial_number: string | null;
+  /** SHA-256 of the leaf, hex with colons (as openssl prints it). */
+  fingerprint: string | null;
+  not_before: number | null;
+  not_after: number | null;
+  is_default: number;
+  /** For ACME certificates: the directory they came from and the challenge type, to renew. */
+  acme_directory: string | null;
+  acme_challenge: string | null;
+  renew_failures: number;
+  next_renew_attempt: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AcmeAccountsTable {
+  directory_url: string;
+  key_sealed: string;
+  account_url: string | null;
+  email: string | null;
+  created_at: number;
+}
+
+export interface AcmeChallengesTable {
+  token: string;
+  key_authorization: string;
+  expires_at: number;
+}
+
+export interface SmarthostCredentialsTable {
+  /** Always 1: there is one smarthost. */
+  id: number;
+  username: string;
+  password_sealed: string;
+  /** 'starttls' (required) | 'implicit' (TLS from the first byte, port 465). */
+  tls: string;
+  updated_at: number;
+}
+
+export type CertificateRow = Selectable<CertificatesTable>;
 export type EncryptionKeyKind = 'smime' | 'pgp';
 /** Where a key came from: imported by an admin, harvested from inbound mail, generated here, or issued by the internal CA. */
 export type EncryptionKeySource = 'imported' | 'harvested' | 'generated' | 'internal-ca';

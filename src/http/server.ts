@@ -1,6 +1,6 @@
 // The HTTPS server: REST API (/api/v1), its OpenAPI description and reference page, the
-// admin console (dist/console), /healthz and /readyz. It uses the certificate named in the
-// bootstrap file (init makes a self-signed one). In a cluster every worker listens on the
+// admin console (dist/console), /healthz and /readyz. It presents the certificate store's certificates
+// by SNI (tls/sni.ts), the bootstrap file's self-signed one until a real one exists. In a cluster every worker listens on the
 // same port (node:cluster shares it); sessions, tokens and login throttles live in the
 // database, so any worker serves any request.
 import { existsSync } from 'node:fs';
@@ -17,6 +17,8 @@ import { errorBody, installErrorHandlers } from './errors.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
 import { addSecurityHeaders, DOCS_PREFIX } from './security-headers.ts';
 import { SESSION_COOKIE } from '../services/session-service.ts';
+import type { Server as TlsServer } from 'node:tls';
+import type { TlsCertificates } from '../tls/sni.ts';
 
 /** The console as `npm run build` leaves it (the same path from src/http and dist/http). */
 export const CONSOLE_DIR = resolve(import.meta.dirname, '../..', 'dist/console');
@@ -27,7 +29,10 @@ const NOT_BUILT_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-
 
 export interface HttpServerOptions {
   ctx: HttpContext;
-  tls: { key: Buffer; cert: Buffer };
+  /** A fixed certificate (tests), used when `certificates` is absent. */
+  tls?: { key: Buffer; cert: Buffer };
+  /** The certificate store's certificates, chosen by SNI (tls/sni.ts). */
+  certificates?: TlsCertificates;
   /** Where the built console is (default dist/console). */
   consoleDir?: string;
 }
@@ -35,12 +40,14 @@ export interface HttpServerOptions {
 export async function buildHttpServer(o: HttpServerOptions): Promise<FastifyInstance> {
   const { ctx } = o;
   const app = Fastify({
-    https: { key: o.tls.key, cert: o.tls.cert },
+    https: o.certificates ? o.certificates.serverOptions() : { key: o.tls!.key, cert: o.tls!.cert },
     loggerInstance: ctx.log.child({ component: 'http' }),
     // The client address is the socket's: no proxy headers are believed.
     trustProxy: false,
     bodyLimit: 2 * 1024 * 1024,
   }) as unknown as FastifyInstance;
+  // Clients that send no SNI get the default certificate: keep it current too.
+  o.certificates?.attachTlsServer(app.server as unknown as TlsServer);
   addSecurityHeaders(app);
   installErrorHandlers(app);
   await app.register(cookie);

@@ -2,18 +2,9 @@
 // may do (roles and domain scope) and the audit log can say who changed what, whether
 // the change came from the console, the REST API, an API token or the CLI.
 import { ServiceError } from './service-error.ts';
+import { resourceOf, roleCan, type Permission, type Role } from '../shared/permissions.ts';
 
-export const ROLES = ['admin', 'domain-admin', 'helpdesk', 'auditor'] as const;
-export type Role = (typeof ROLES)[number];
-
-/** The areas of the gateway a permission is about. */
-export const RESOURCES = [
-  'dashboard', 'domains', 'recipients', 'networks', 'smarthost', 'settings', 'queue', 'trace',
-  'quarantine', 'lists', 'policies', 'rules', 'filerules', 'body', 'dkim', 'arc', 'dnsbl',
-  'bayes', 'malware', 'users', 'tokens', 'audit', 'system', 'encryption',
-] as const;
-export type Resource = (typeof RESOURCES)[number];
-export type Permission = `${Resource}.${'read' | 'write'}`;
+export { RESOURCES, ROLES, type Permission, type Resource, type Role } from '../shared/permissions.ts';
 
 export interface Actor {
   kind: 'user' | 'token' | 'cli' | 'system';
@@ -28,24 +19,8 @@ export interface Actor {
   address?: string;
 }
 
-/** Resources a domain administrator works on, always within its domains. */
-const DOMAIN_SCOPED: ReadonlySet<Resource> = new Set(['dashboard', 'domains', 'recipients', 'queue', 'trace', 'quarantine', 'lists', 'policies', 'dkim', 'bayes', 'encryption']);
-
-const ROLE_PERMISSIONS: Record<Role, (p: Permission) => boolean> = {
-  admin: () => true,
-  // Writes only within its domains (checked by the services through assertDomain);
-  // the domain list itself and DKIM keys it may read and edit, not create new domains.
-  'domain-admin': (p) => DOMAIN_SCOPED.has(resourceOf(p)) && !(p === 'bayes.write'),
-  helpdesk: (p) => p === 'quarantine.read' || p === 'quarantine.write' || p === 'trace.read' || p === 'dashboard.read',
-  auditor: (p) => p.endsWith('.read'),
-};
-
-function resourceOf(p: Permission): Resource {
-  return p.slice(0, p.lastIndexOf('.')) as Resource;
-}
-
 export function can(actor: Actor, permission: Permission): boolean {
-  return ROLE_PERMISSIONS[actor.role](permission);
+  return roleCan(actor.role, permission);
 }
 
 export function assertCan(actor: Actor, permission: Permission): void {

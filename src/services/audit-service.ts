@@ -6,6 +6,9 @@ import { insertAuditEntry, listAuditEntries } from '../db/repos/audit-log.ts';
 import type { AuditLogRow } from '../db/schema.ts';
 import { assertCan, type Actor } from './actor.ts';
 import { decodeCursor, pageSize, toPage, type Page } from './page.ts';
+import type { AuditEntry } from '../shared/audit.ts';
+
+export type { AuditEntry };
 
 export interface Change {
   /** Stable verb: "domain.add", "quarantine.release", "user.unlock", ... */
@@ -47,18 +50,6 @@ export async function recordChange(db: Db, actor: Actor, change: Change): Promis
     before_json: json(change.before),
     after_json: json(change.after),
   });
-}
-
-export interface AuditEntry {
-  id: number;
-  at: string;
-  actor: { kind: string; id: string; name: string };
-  address: string | null;
-  action: string;
-  target: { type: string; id: string };
-  domain: string | null;
-  before: unknown;
-  after: unknown;
 }
 
 export interface AuditQuery {

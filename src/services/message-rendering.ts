@@ -4,23 +4,9 @@
 // links; remote images are replaced by a placeholder unless the admin asks for them.
 import PostalMime from 'postal-mime';
 import sanitizeHtml from 'sanitize-html';
+import type { MessageHeader, MessageRendering } from '../shared/quarantine.ts';
 
-export interface MessageRendering {
-  /** 'html' when the message has an HTML part, else 'text'. */
-  kind: 'html' | 'text';
-  /** The sanitised HTML (kind html); safe to put in a sandboxed iframe's srcdoc. */
-  html: string | null;
-  /** The plain text part (or the HTML's text when there is none). */
-  text: string;
-  /** Remote images left out (0 when remote content was allowed). */
-  blockedRemote: number;
-  attachments: Array<{ filename: string | null; mimeType: string; size: number }>;
-}
-
-export interface MessageHeader {
-  name: string;
-  value: string;
-}
+export type { MessageHeader, MessageRendering };
 
 export async function parseHeaders(raw: Buffer): Promise<MessageHeader[]> {
   const email = await PostalMime.parse(raw);

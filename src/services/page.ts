@@ -3,11 +3,9 @@
 // index seek as the first one, at any table size, unlike OFFSET.
 import { ServiceError } from './service-error.ts';
 
-export interface Page<T> {
-  items: T[];
-  /** Pass back as `cursor` for the next page; null on the last page. */
-  nextCursor: string | null;
-}
+import type { Page } from '../shared/page.ts';
+
+export type { Page };
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;

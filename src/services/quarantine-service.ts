@@ -13,42 +13,15 @@ import { parseHeaders, renderMessage, type MessageHeader, type MessageRendering 
 import { decodeCursor, pageSize, toPage, type Page } from './page.ts';
 import { ServiceError } from './service-error.ts';
 import { invalid, iso, timeArg } from './validation.ts';
+import type { HeldRecipient, QuarantineDetail, QuarantineItem } from '../shared/quarantine.ts';
+
+export type { HeldRecipient, QuarantineDetail, QuarantineItem };
 
 export interface QuarantineDeps {
   db: Db;
   store: QuarantineStoreService;
   /** Learns a message as spam or ham; absent when the install has no Bayes store. */
   learn?: BayesLearner;
-}
-
-export interface HeldRecipient {
-  address: string;
-  state: string;
-  releasedAt: string | null;
-  releasedAs: string | null;
-}
-
-export interface QuarantineItem {
-  id: string;
-  queueId: string;
-  receivedAt: string;
-  heldAt: string;
-  direction: string;
-  from: string;
-  headerFrom: string | null;
-  subject: string | null;
-  messageId: string | null;
-  category: string;
-  score: number | null;
-  reason: string;
-  size: number;
-  state: string;
-  recipients: HeldRecipient[];
-}
-
-export interface QuarantineDetail extends QuarantineItem {
-  symbols: Array<{ name: string; score: number; description?: string }>;
-  headers: MessageHeader[];
 }
 
 export interface QuarantineQuery {

@@ -22,22 +22,9 @@ import { recordChange } from './audit-service.ts';
 import { decodeCursor, pageSize, toPage, type Page } from './page.ts';
 import { ServiceError } from './service-error.ts';
 import { invalid, iso } from './validation.ts';
+import type { QueueEntry } from '../shared/queue.ts';
 
-export interface QueueEntry {
-  id: string;
-  receivedAt: string;
-  from: string;
-  subject: string | null;
-  size: number;
-  direction: string;
-  recipient: string;
-  /** queued: not tried yet; deferred: waiting for a retry; held: by an admin, until released. */
-  status: 'queued' | 'deferred' | 'held';
-  attempts: number;
-  /** null while held. */
-  nextAttemptAt: string | null;
-  lastReply: string | null;
-}
+export type { QueueEntry };
 
 export interface QueueQuery {
   cursor?: string;

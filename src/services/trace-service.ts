@@ -9,49 +9,9 @@ import { assertCan, type Actor } from './actor.ts';
 import { decodeCursor, pageSize, toPage, type Page } from './page.ts';
 import { loadScoped, resolveQueueId } from './queue-service.ts';
 import { invalid, iso, timeArg } from './validation.ts';
+import type { TraceDetail, TraceEvent, TraceRecipient, TraceSummary } from '../shared/trace.ts';
 
-export interface TraceRecipient {
-  address: string;
-  status: string;
-  attempts: number;
-  route: string;
-  lastReply: string | null;
-}
-
-export interface TraceSummary {
-  id: string;
-  receivedAt: string;
-  direction: string;
-  from: string;
-  subject: string | null;
-  messageId: string | null;
-  clientIp: string | null;
-  size: number;
-  state: string;
-  verdict: TraceVerdict;
-  recipients: TraceRecipient[];
-}
-
-export interface TraceEvent {
-  id: number;
-  at: string;
-  type: string;
-  recipient: string | null;
-  detail: unknown;
-}
-
-export interface TraceDetail extends TraceSummary {
-  clientHelo: string | null;
-  clientPtr: string | null;
-  tls: string | null;
-  doneAt: string | null;
-  parentId: string | null;
-  /** What the parent is to this message: "Report on" (a DSN), "Copy of" (split), "Parent". */
-  parentLabel: string | null;
-  quarantineIds: string[];
-  children: Array<{ id: string; direction: string; receivedAt: string }>;
-  events: TraceEvent[];
-}
+export type { TraceDetail, TraceEvent, TraceRecipient, TraceSummary };
 
 export interface TraceQuery {
   cursor?: string;

@@ -19,12 +19,14 @@ import type { NewEvent } from '../db/schema.ts';
 import type { QuarantineSink } from '../quarantine/types.ts';
 import type { ALookup } from '../pipeline/filter/dnsbl/index.ts';
 import { SessionDnsblCheck } from './dnsbl-at-rcpt.ts';
+import type { TlsCertificates } from '../tls/sni.ts';
 
 export interface MxServerOptions {
   hostname: string;
   host: string;
   port: number;
-  tls: { key: Buffer; cert: Buffer };
+  /** The certificates STARTTLS presents, chosen by SNI (tls/sni.ts). */
+  certificates: TlsCertificates;
   node: number;
   policy: PolicyStore;
   pipeline: Pipeline;
@@ -72,8 +74,7 @@ export class MxServer {
     this.server = new SMTPServer({
       name: o.hostname,
       banner: 'Hermes SEG',
-      key: o.tls.key,
-      cert: o.tls.cert,
+      ...o.certificates.serverOptions(),
       size: settings['smtp.maxMessageSize'],
       maxClients: settings['smtp.maxClients'],
       socketTimeout: settings['smtp.idleTimeoutSec'] * 1000,
@@ -94,6 +95,8 @@ export class MxServer {
       onData: (stream, session, cb) => this.#onData(stream, session as Session, cb),
     } as SMTPServerOptions & { greetPause: (ip: string) => number });
     this.server.on('error', (err) => o.log.warn({ err }, 'smtp server error'));
+    // Clients that send no SNI get the default certificate: keep it current too.
+    o.certificates.attachSmtpServer(this.server);
     // Settings edited at run time apply to the next connection.
     o.policy.onChange((snap) => {
       const s = snap.settings;

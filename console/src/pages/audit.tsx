@@ -1,36 +1,14 @@
 // The audit log: who changed what, when, from where, with the state before and after.
 import { useState } from 'preact/hooks';
-import { get, query, type Page } from '../api.ts';
-import { Empty, Field, MoreButton, PageHeader, Show, useLoad, when } from '../components.tsx';
-
-interface AuditEntry {
-  id: number;
-  at: string;
-  actor: { kind: string; id: string; name: string };
-  address: string | null;
-  action: string;
-  target: { type: string; id: string };
-  domain: string | null;
-  before: unknown;
-  after: unknown;
-}
+import { query } from '../api.ts';
+import { Field, PageHeader, when } from '../components.tsx';
+import { ShowPaged, usePagedList } from '../paged-list.tsx';
+import type { AuditEntry } from '../../../src/shared/audit.ts';
 
 export function AuditPage() {
   const [filters, setFilters] = useState({ actor: '', action: '' });
   const [applied, setApplied] = useState(filters);
-  const [extra, setExtra] = useState<AuditEntry[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const list = useLoad(async () => {
-    const page = await get<Page<AuditEntry>>('/api/v1/audit' + query({ ...applied, limit: 100 }));
-    setExtra([]);
-    setCursor(page.nextCursor);
-    return page;
-  }, [JSON.stringify(applied)]);
-  const more = async (c: string) => {
-    const page = await get<Page<AuditEntry>>('/api/v1/audit' + query({ ...applied, limit: 100, cursor: c }));
-    setExtra((e) => [...e, ...page.items]);
-    setCursor(page.nextCursor);
-  };
+  const list = usePagedList<AuditEntry>('/api/v1/audit', applied, 100);
   return (
     <>
       <PageHeader title="Audit log" intro="Every change made through the console, the API or the CLI.">
@@ -53,50 +31,43 @@ export function AuditPage() {
         </Field>
         <button type="submit">Search</button>
       </form>
-      <Show value={list}>
-        {(page) => {
-          const rows = [...page.items, ...extra];
-          if (rows.length === 0) return <Empty title="No changes recorded">Changes to domains, policies, users and quarantined mail appear here as they happen.</Empty>;
-          return (
-            <>
-              <table class="list" data-testid="audit">
-                <thead>
-                  <tr>
-                    <th>When</th>
-                    <th>Who</th>
-                    <th>Action</th>
-                    <th>Target</th>
-                    <th>Change</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((e) => (
-                    <tr key={e.id}>
-                      <td>{when(e.at)}</td>
-                      <td>
-                        {e.actor.name} <span class="muted">{e.address ?? ''}</span>
-                      </td>
-                      <td>
-                        <code>{e.action}</code>
-                      </td>
-                      <td class="clip">
-                        {e.target.type} {e.target.id}
-                      </td>
-                      <td>
-                        <details>
-                          <summary>before / after</summary>
-                          <pre>{JSON.stringify({ before: e.before, after: e.after }, null, 2)}</pre>
-                        </details>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-              <MoreButton cursor={cursor} onMore={(c) => void more(c)} />
-            </>
-          );
-        }}
-      </Show>
+      <ShowPaged list={list} emptyTitle="No changes recorded" empty="Changes to domains, policies, users and quarantined mail appear here as they happen; clear the filters above to see every change.">
+        {(rows) => (
+          <table class="list" data-testid="audit">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Who</th>
+                <th>Action</th>
+                <th>Target</th>
+                <th>Change</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((e) => (
+                <tr key={e.id}>
+                  <td>{when(e.at)}</td>
+                  <td>
+                    {e.actor.name} <span class="muted">{e.address ?? ''}</span>
+                  </td>
+                  <td>
+                    <code>{e.action}</code>
+                  </td>
+                  <td class="clip">
+                    {e.target.type} {e.target.id}
+                  </td>
+                  <td>
+                    <details>
+                      <summary>before / after</summary>
+                      <pre>{JSON.stringify({ before: e.before, after: e.after }, null, 2)}</pre>
+                    </details>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </ShowPaged>
     </>
   );
 }

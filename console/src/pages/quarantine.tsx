@@ -2,42 +2,13 @@
 // A held message is hostile until proven otherwise: its HTML (already sanitised by the
 // server) is shown only inside an iframe sandboxed with no permissions at all, so even
 // markup the sanitiser missed cannot run script, submit forms or reach the console.
-import { useState } from 'preact/hooks';
-import { del, get, post, query, type Page } from '../api.ts';
-import { Badge, Empty, ErrorNotice, Field, MoreButton, PageHeader, Show, bytes, useAction, useLoad, when } from '../components.tsx';
+import { useEffect, useState } from 'preact/hooks';
+import { del, get, post } from '../api.ts';
+import { Badge, ErrorNotice, Field, PageHeader, Show, bytes, useAction, useLoad, when } from '../components.tsx';
+import { ShowPaged, usePagedList } from '../paged-list.tsx';
 import { go, href } from '../router.ts';
 import { canWrite, type User } from '../session.ts';
-
-interface QuarantineItem {
-  id: string;
-  queueId: string;
-  receivedAt: string;
-  heldAt: string;
-  direction: string;
-  from: string;
-  headerFrom: string | null;
-  subject: string | null;
-  messageId: string | null;
-  category: string;
-  score: number | null;
-  reason: string;
-  size: number;
-  state: string;
-  recipients: Array<{ address: string; state: string; releasedAt: string | null }>;
-}
-
-interface QuarantineDetail extends QuarantineItem {
-  symbols: Array<{ name: string; score: number; description?: string }>;
-  headers: Array<{ name: string; value: string }>;
-}
-
-interface Rendering {
-  kind: 'html' | 'text';
-  html: string | null;
-  text: string;
-  blockedRemote: number;
-  attachments: Array<{ filename: string | null; mimeType: string; size: number }>;
-}
+import type { MessageRendering as Rendering, QuarantineDetail, QuarantineItem } from '../../../src/shared/quarantine.ts';
 
 const CATEGORIES = ['', 'spam', 'malware', 'banned', 'rule', 'policy', 'malformed'];
 
@@ -48,22 +19,11 @@ export function QuarantinePage({ user, id }: { user: User; id?: string }) {
 function QuarantineList({ user }: { user: User }) {
   const [filters, setFilters] = useState({ recipient: '', sender: '', category: '', state: 'held' });
   const [applied, setApplied] = useState(filters);
-  const [extra, setExtra] = useState<QuarantineItem[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const list = useLoad(async () => {
-    const page = await get<Page<QuarantineItem>>('/api/v1/quarantine' + query({ ...applied, limit: 50 }));
-    setExtra([]);
-    setCursor(page.nextCursor);
-    setSelected(new Set());
-    return page;
-  }, [JSON.stringify(applied)]);
+  const list = usePagedList<QuarantineItem>('/api/v1/quarantine', applied);
+  // A new first page (other filters, or after a bulk action) starts with nothing selected.
+  useEffect(() => setSelected(new Set()), [list.generation]);
   const bulk = useAction();
-  const more = async (c: string) => {
-    const page = await get<Page<QuarantineItem>>('/api/v1/quarantine' + query({ ...applied, limit: 50, cursor: c }));
-    setExtra((e) => [...e, ...page.items]);
-    setCursor(page.nextCursor);
-  };
   const runBulk = (action: string) =>
     void bulk.run(() => post('/api/v1/quarantine/bulk', { ids: [...selected], action })).then((ok) => ok && list.reload());
   const toggle = (qid: string) =>
@@ -122,54 +82,46 @@ function QuarantineList({ user }: { user: User }) {
           </button>
         </div>
       )}
-      <Show value={list}>
-        {(page) => {
-          const rows = [...page.items, ...extra];
-          if (rows.length === 0)
-            return (
-              <Empty title="Nothing held">
-                No message matches. The quarantine fills when the content filter holds spam, malware or banned attachments; change the filters above to see released or deleted mail.
-              </Empty>
-            );
-          return (
-            <>
-              <table class="list" data-testid="quarantine">
-                <thead>
-                  <tr>
-                    <th />
-                    <th>Held</th>
-                    <th>From</th>
-                    <th>To</th>
-                    <th>Subject</th>
-                    <th>Why</th>
-                    <th class="num">Score</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((q) => (
-                    <tr key={q.id} class="clickable" onClick={() => go('quarantine', q.id)}>
-                      <td onClick={(e) => e.stopPropagation()}>
-                        <input type="checkbox" aria-label="select" checked={selected.has(q.id)} onChange={() => toggle(q.id)} />
-                      </td>
-                      <td>{when(q.heldAt)}</td>
-                      <td class="clip">{q.headerFrom ?? q.from}</td>
-                      <td class="clip">{q.recipients.map((r) => r.address).join(', ')}</td>
-                      <td class="clip">
-                        <a href={href('quarantine', q.id)}>{q.subject ?? '(no subject)'}</a>
-                      </td>
-                      <td>
-                        <Badge kind={q.category}>{q.category}</Badge>
-                      </td>
-                      <td class="num">{q.score?.toFixed(1) ?? '—'}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-              <MoreButton cursor={cursor} onMore={(c) => void more(c)} />
-            </>
-          );
-        }}
-      </Show>
+      <ShowPaged
+        list={list}
+        emptyTitle="Nothing held"
+        empty="No message matches. The quarantine fills when the content filter holds spam, malware or banned attachments; change the filters above to see released or deleted mail."
+      >
+        {(rows) => (
+          <table class="list" data-testid="quarantine">
+            <thead>
+              <tr>
+                <th />
+                <th>Held</th>
+                <th>From</th>
+                <th>To</th>
+                <th>Subject</th>
+                <th>Why</th>
+                <th class="num">Score</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((q) => (
+                <tr key={q.id} class="clickable" onClick={() => go('quarantine', q.id)}>
+                  <td onClick={(e) => e.stopPropagation()}>
+                    <input type="checkbox" aria-label="select" checked={selected.has(q.id)} onChange={() => toggle(q.id)} />
+                  </td>
+                  <td>{when(q.heldAt)}</td>
+                  <td class="clip">{q.headerFrom ?? q.from}</td>
+                  <td class="clip">{q.recipients.map((r) => r.address).join(', ')}</td>
+                  <td class="clip">
+                    <a href={href('quarantine', q.id)}>{q.subject ?? '(no subject)'}</a>
+                  </td>
+                  <td>
+                    <Badge kind={q.category}>{q.category}</Badge>
+                  </td>
+                  <td class="num">{q.score?.toFixed(1) ?? '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </ShowPaged>
     </>
   );
 }

@@ -1,41 +1,17 @@
 // The delivery queue: what waits, why, and what to do about it.
 import { useState } from 'preact/hooks';
-import { del, get, post, query, type Page } from '../api.ts';
-import { Badge, Empty, ErrorNotice, Field, MoreButton, PageHeader, Show, bytes, useAction, useLoad, when } from '../components.tsx';
+import { del, post } from '../api.ts';
+import { Badge, ErrorNotice, Field, PageHeader, bytes, useAction, when } from '../components.tsx';
+import { ShowPaged, usePagedList } from '../paged-list.tsx';
 import { href } from '../router.ts';
 import { canWrite, type User } from '../session.ts';
-
-interface QueueEntry {
-  id: string;
-  receivedAt: string;
-  from: string;
-  subject: string | null;
-  size: number;
-  direction: string;
-  recipient: string;
-  status: 'queued' | 'deferred' | 'held';
-  attempts: number;
-  nextAttemptAt: string | null;
-  lastReply: string | null;
-}
+import type { QueueEntry } from '../../../src/shared/queue.ts';
 
 export function QueuePage({ user }: { user: User }) {
   const [filters, setFilters] = useState({ recipient: '', sender: '', status: '' });
   const [applied, setApplied] = useState(filters);
-  const [extra, setExtra] = useState<QueueEntry[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const list = useLoad(async () => {
-    const page = await get<Page<QueueEntry>>('/api/v1/queue' + query({ ...applied, limit: 100 }));
-    setExtra([]);
-    setCursor(page.nextCursor);
-    return page;
-  }, [JSON.stringify(applied)]);
+  const list = usePagedList<QueueEntry>('/api/v1/queue', applied, 100);
   const action = useAction();
-  const more = async (c: string) => {
-    const page = await get<Page<QueueEntry>>('/api/v1/queue' + query({ ...applied, limit: 100, cursor: c }));
-    setExtra((e) => [...e, ...page.items]);
-    setCursor(page.nextCursor);
-  };
   const act = (fn: () => Promise<unknown>) => void action.run(fn).then((ok) => ok && list.reload());
   const path = (id: string) => `/api/v1/queue/${encodeURIComponent(id)}`;
   return (
@@ -72,74 +48,67 @@ export function QueuePage({ user }: { user: User }) {
         <button type="submit">Filter</button>
       </form>
       {action.error !== null && <ErrorNotice error={action.error} />}
-      <Show value={list}>
-        {(page) => {
-          const rows = [...page.items, ...extra];
-          if (rows.length === 0) return <Empty title="The queue is empty">Every accepted message has been delivered. Messages appear here while they wait for a retry.</Empty>;
-          return (
-            <>
-              <table class="list" data-testid="queue">
-                <thead>
-                  <tr>
-                    <th>Received</th>
-                    <th>From</th>
-                    <th>To</th>
-                    <th>Status</th>
-                    <th>Next attempt</th>
-                    <th>Last reply</th>
-                    <th class="num">Size</th>
-                    {canWrite(user) && <th />}
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((q) => (
-                    <tr key={q.id + q.recipient}>
-                      <td>
-                        <a href={href('trace', q.id)}>{when(q.receivedAt)}</a>
-                      </td>
-                      <td class="clip">{q.from || '<>'}</td>
-                      <td class="clip">{q.recipient}</td>
-                      <td>
-                        <Badge kind={q.status}>{q.status}</Badge> <span class="muted">{q.attempts} tries</span>
-                      </td>
-                      <td>{q.status === 'held' ? 'held' : when(q.nextAttemptAt)}</td>
-                      <td class="clip muted">{q.lastReply ?? ''}</td>
-                      <td class="num">{bytes(q.size)}</td>
-                      {canWrite(user) && (
-                        <td class="row-actions">
-                          {q.status === 'held' ? (
-                            <button class="small" onClick={() => act(() => post(`${path(q.id)}/release`))}>
-                              Release
-                            </button>
-                          ) : (
-                            <>
-                              <button class="small secondary" onClick={() => act(() => post(`${path(q.id)}/retry`))}>
-                                Retry
-                              </button>
-                              <button class="small secondary" onClick={() => act(() => post(`${path(q.id)}/hold`))}>
-                                Hold
-                              </button>
-                            </>
-                          )}
-                          <button
-                            class="small danger"
-                            onClick={() => {
-                              if (confirm('Delete this message from the queue? It will not be delivered, and no bounce is sent.')) act(() => del(path(q.id)));
-                            }}
-                          >
-                            Delete
+      <ShowPaged list={list} emptyTitle="The queue is empty" empty="Every accepted message has been delivered (or no message matches the filters). Messages appear here while they wait for a retry.">
+        {(rows) => (
+          <table class="list" data-testid="queue">
+            <thead>
+              <tr>
+                <th>Received</th>
+                <th>From</th>
+                <th>To</th>
+                <th>Status</th>
+                <th>Next attempt</th>
+                <th>Last reply</th>
+                <th class="num">Size</th>
+                {canWrite(user) && <th />}
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((q) => (
+                <tr key={q.id + q.recipient}>
+                  <td>
+                    <a href={href('trace', q.id)}>{when(q.receivedAt)}</a>
+                  </td>
+                  <td class="clip">{q.from || '<>'}</td>
+                  <td class="clip">{q.recipient}</td>
+                  <td>
+                    <Badge kind={q.status}>{q.status}</Badge> <span class="muted">{q.attempts} tries</span>
+                  </td>
+                  <td>{q.status === 'held' ? 'held' : when(q.nextAttemptAt)}</td>
+                  <td class="clip muted">{q.lastReply ?? ''}</td>
+                  <td class="num">{bytes(q.size)}</td>
+                  {canWrite(user) && (
+                    <td class="row-actions">
+                      {q.status === 'held' ? (
+                        <button class="small" onClick={() => act(() => post(`${path(q.id)}/release`))}>
+                          Release
+                        </button>
+                      ) : (
+                        <>
+                          <button class="small secondary" onClick={() => act(() => post(`${path(q.id)}/retry`))}>
+                            Retry
                           </button>
-                        </td>
+                          <button class="small secondary" onClick={() => act(() => post(`${path(q.id)}/hold`))}>
+                            Hold
+                          </button>
+                        </>
                       )}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-              <MoreButton cursor={cursor} onMore={(c) => void more(c)} />
-            </>
-          );
-        }}
-      </Show>
+                      <button
+                        class="small danger"
+                        onClick={() => {
+                          if (confirm('Delete this message from the queue? It will not be delivered, and no bounce is sent.')) act(() => del(path(q.id)));
+                        }}
+                      >
+                        Delete
+                      </button>
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </ShowPaged>
     </>
   );
 }

@@ -1,35 +1,11 @@
 // Message trace: find a message by address, subject, Message-ID, queue ID or client,
 // then read its whole story: every check, decision, change and delivery attempt.
 import { useState } from 'preact/hooks';
-import { get, query, type Page } from '../api.ts';
-import { Badge, Empty, Field, MoreButton, PageHeader, Show, bytes, useLoad, when } from '../components.tsx';
+import { get } from '../api.ts';
+import { Badge, Field, PageHeader, Show, bytes, useLoad, when } from '../components.tsx';
+import { ShowPaged, usePagedList } from '../paged-list.tsx';
 import { go, href } from '../router.ts';
-
-interface TraceSummary {
-  id: string;
-  receivedAt: string;
-  direction: string;
-  from: string;
-  subject: string | null;
-  messageId: string | null;
-  clientIp: string | null;
-  size: number;
-  state: string;
-  verdict: string;
-  recipients: Array<{ address: string; status: string; attempts: number; route: string; lastReply: string | null }>;
-}
-
-interface TraceDetail extends TraceSummary {
-  clientHelo: string | null;
-  clientPtr: string | null;
-  tls: string | null;
-  doneAt: string | null;
-  parentId: string | null;
-  parentLabel: string | null;
-  quarantineIds: string[];
-  children: Array<{ id: string; direction: string; receivedAt: string }>;
-  events: Array<{ id: number; at: string; type: string; recipient: string | null; detail: unknown }>;
-}
+import type { TraceDetail, TraceSummary } from '../../../src/shared/trace.ts';
 
 const FILTERS = ['address', 'subject', 'messageId', 'queueId', 'clientIp', 'verdict', 'from', 'to'] as const;
 type Filters = Record<(typeof FILTERS)[number], string>;
@@ -42,24 +18,11 @@ function TraceSearch({ initial }: { initial: URLSearchParams }) {
   const start = Object.fromEntries(FILTERS.map((f) => [f, initial.get(f) ?? ''])) as Filters;
   const [filters, setFilters] = useState<Filters>(start);
   const [applied, setApplied] = useState<Filters>(start);
-  const [extra, setExtra] = useState<TraceSummary[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const params = () => ({
+  const list = usePagedList<TraceSummary>('/api/v1/trace', {
     ...applied,
     from: applied.from ? new Date(applied.from).toISOString() : '',
     to: applied.to ? new Date(applied.to).toISOString() : '',
   });
-  const list = useLoad(async () => {
-    const page = await get<Page<TraceSummary>>('/api/v1/trace' + query({ ...params(), limit: 50 }));
-    setExtra([]);
-    setCursor(page.nextCursor);
-    return page;
-  }, [JSON.stringify(applied)]);
-  const more = async (c: string) => {
-    const page = await get<Page<TraceSummary>>('/api/v1/trace' + query({ ...params(), limit: 50, cursor: c }));
-    setExtra((e) => [...e, ...page.items]);
-    setCursor(page.nextCursor);
-  };
   const set = (k: keyof Filters) => (e: { currentTarget: HTMLInputElement | HTMLSelectElement }) => setFilters({ ...filters, [k]: e.currentTarget.value });
   return (
     <>
@@ -103,46 +66,38 @@ function TraceSearch({ initial }: { initial: URLSearchParams }) {
         </Field>
         <button type="submit">Search</button>
       </form>
-      <Show value={list}>
-        {(page) => {
-          const rows = [...page.items, ...extra];
-          if (rows.length === 0)
-            return <Empty title="No messages found">Nothing matches this search. Widen the time range or search by a single address.</Empty>;
-          return (
-            <>
-              <table class="list" data-testid="trace">
-                <thead>
-                  <tr>
-                    <th>Received</th>
-                    <th>From</th>
-                    <th>To</th>
-                    <th>Subject</th>
-                    <th>Verdict</th>
-                    <th class="num">Size</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((m) => (
-                    <tr key={m.id} class="clickable" onClick={() => go('trace', m.id)}>
-                      <td>{when(m.receivedAt)}</td>
-                      <td class="clip">{m.from || '<>'}</td>
-                      <td class="clip">{m.recipients.map((r) => r.address).join(', ')}</td>
-                      <td class="clip">
-                        <a href={href('trace', m.id)}>{m.subject ?? '(no subject)'}</a>
-                      </td>
-                      <td>
-                        <Badge kind={m.verdict}>{m.verdict}</Badge>
-                      </td>
-                      <td class="num">{bytes(m.size)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-              <MoreButton cursor={cursor} onMore={(c) => void more(c)} />
-            </>
-          );
-        }}
-      </Show>
+      <ShowPaged list={list} emptyTitle="No messages found" empty="Nothing matches this search. Widen the time range or search by a single address.">
+        {(rows) => (
+          <table class="list" data-testid="trace">
+            <thead>
+              <tr>
+                <th>Received</th>
+                <th>From</th>
+                <th>To</th>
+                <th>Subject</th>
+                <th>Verdict</th>
+                <th class="num">Size</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((m) => (
+                <tr key={m.id} class="clickable" onClick={() => go('trace', m.id)}>
+                  <td>{when(m.receivedAt)}</td>
+                  <td class="clip">{m.from || '<>'}</td>
+                  <td class="clip">{m.recipients.map((r) => r.address).join(', ')}</td>
+                  <td class="clip">
+                    <a href={href('trace', m.id)}>{m.subject ?? '(no subject)'}</a>
+                  </td>
+                  <td>
+                    <Badge kind={m.verdict}>{m.verdict}</Badge>
+                  </td>
+                  <td class="num">{bytes(m.size)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </ShowPaged>
     </>
   );
 }

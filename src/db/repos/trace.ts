@@ -6,8 +6,9 @@ import type { Db } from '../database.ts';
 import type { MessageRow, RecipientRow } from '../schema.ts';
 import { inDomains } from './domain-scope.ts';
 
-export const TRACE_VERDICTS = ['queued', 'delivered', 'deferred', 'bounced', 'expired', 'deleted', 'rejected', 'quarantined'] as const;
-export type TraceVerdict = (typeof TRACE_VERDICTS)[number];
+import { TRACE_VERDICTS, type TraceVerdict } from '../../shared/trace.ts';
+
+export { TRACE_VERDICTS, type TraceVerdict };
 
 export interface TraceFilter {
   /** Keyset: rows before (received_at, id), newest first. */
