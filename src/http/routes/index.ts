@@ -22,6 +22,7 @@ import { filterPolicyRoutes } from './filter-policies.ts';
 import { ruleRoutes } from './rules.ts';
 import { metricsRoutes } from './metrics.ts';
 import { encryptionRoutes } from './encryption.ts';
+import { submissionRoutes } from './submission.ts';
 import { portalRoutes } from './portal.ts';
 
 export const ROUTE_MODULES: ReadonlyArray<{ name: string; routes: RouteModule }> = [
@@ -47,5 +48,6 @@ export const ROUTE_MODULES: ReadonlyArray<{ name: string; routes: RouteModule }>
   { name: 'engines', routes: engineRoutes },
   { name: 'metrics', routes: metricsRoutes },
   { name: 'encryption', routes: encryptionRoutes },
+  { name: 'submission', routes: submissionRoutes },
   { name: 'portal', routes: portalRoutes },
 ];

@@ -73,5 +73,5 @@ export function smimeInboundStage(o: SmimeInboundOptions): Stage {
 /** The decrypted message replaces the received one for every later stage (verification has read the received bytes). */
 function replaceMessage(ctx: MessageContext, message: Buffer): void {
   ctx.body = message;
-  ctx.original = message;
+  (ctx as { original: Buffer }).original = message;
 }
