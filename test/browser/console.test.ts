@@ -1,9 +1,9 @@
 // The admin console in a real browser (Debian's Chromium through playwright-core) against
 // a real gateway: first sign-in with a generated password and the forced change, a relay
 // domain added in the console and a message sent to it with swaks found in the trace, a
-// quarantined message with hostile content shown inert and released to smtp-sink, 2FA
-// enrolment and a sign-in with a TOTP code. Screenshots of every main page are saved in
-// test-output/screenshots/ for people to look at.
+// quarantined message with hostile content shown inert (in the quarantine and the trace)
+// and released to smtp-sink, 2FA enrolment and a sign-in with a TOTP code. Screenshots
+// of every main page are saved in test-output/screenshots/ for people to look at.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as OTPAuth from 'otpauth';
@@ -137,6 +137,16 @@ test('a quarantined message with hostile content is shown inert and released to 
   await page.getByText(/Released/).first().waitFor();
   const arrived = await arrivedAtSink(sink, 'hostile-1@sender.test', 30_000);
   assert.ok(arrived);
+
+  // The same hostile subject in the message trace: shown as text in the list and the detail.
+  await page.goto(base + '/#/trace?address=mallory@sender.test');
+  const traced = page.getByTestId('trace').getByText('Quarterly <img src=x onerror=alert(1)> report', { exact: true });
+  await traced.waitFor();
+  await screenshot(page, '09b-trace-hostile');
+  await traced.click();
+  await page.getByRole('heading', { name: 'Quarterly <img src=x onerror=alert(1)> report' }).waitFor();
+  await page.getByTestId('timeline').waitFor();
+  assert.equal(await page.locator('img, script:not([src]), [onerror]').count(), 0, 'no markup from the message became part of the trace page');
   assert.deepEqual(dialogs, [], 'no script ran anywhere');
 });
 

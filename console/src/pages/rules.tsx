@@ -57,7 +57,7 @@ export function RulesPage({ user }: { user: User }) {
               <tbody>
                 {r.items.map((x) => (
                   <tr key={x.name}>
-                    <td>
+                    <td class="name">
                       <strong>{x.name}</strong>
                       {x.description && <div class="muted">{x.description}</div>}
                     </td>

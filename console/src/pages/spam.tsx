@@ -31,7 +31,7 @@ function Dnsbl({ user }: { user: User }) {
         {(c) => (
           <>
             <p data-testid="dnsbl-state">
-              {c.enabled ? <Badge kind="ok">on</Badge> : <Badge>off</Badge>} {c.ipZones.length} client-address list(s), {c.uriZones.length} linked-domain list(s); lookups of one message take at most {c.budgetMs} ms.
+              {c.enabled ? <Badge kind="ok">on</Badge> : <Badge>off</Badge>} {c.ipZones.length} client-address and {c.uriZones.length} linked-domain checks; lookups of one message take at most {c.budgetMs} ms.
               {writable && (
                 <>
                   {' '}
