@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { configPath, defaultBootstrap, loadConfig, readBootstrap, writeConfig, type BootstrapConfig } from '../config/bootstrap.ts';
 import { ensureMasterKey } from '../keys/master-key.ts';
 import { ensureSelfSignedCert } from '../keys/self-signed-cert.ts';
-import { openDatabase } from '../db/database.ts';
+import { openDatabase, parseDatabaseLocation, redactDatabaseLocation } from '../db/database.ts';
 import { migrate, schemaVersion } from '../db/migrate.ts';
 import { withDataDir } from './context.ts';
 import { countUsers } from '../db/repos/users.ts';
@@ -19,6 +19,8 @@ export interface InitOptions {
   httpPort?: string;
   httpHost?: string;
   dns?: string;
+  /** storage.database: a SQLite path or a postgres:// URL (several nodes share one PostgreSQL). */
+  database?: string;
 }
 
 /**
@@ -41,6 +43,10 @@ export async function initDataDir(o: InitOptions, say: (s: string) => void = con
   if (o.smtpHost) cfg.smtp.mx.host = o.smtpHost;
   if (o.httpPort) cfg.http.port = parsePort(o.httpPort);
   if (o.httpHost) cfg.http.host = o.httpHost;
+  if (o.database) {
+    parseDatabaseLocation(o.database);
+    cfg.storage.database = o.database;
+  }
   if (o.dns) cfg.dnsServers = o.dns.split(',').map((s) => s.trim()).filter(Boolean);
   writeConfig(o.dataDir, cfg);
   const loaded = loadConfig(o.dataDir);
@@ -53,7 +59,7 @@ export async function initDataDir(o: InitOptions, say: (s: string) => void = con
   const db = openDatabase(loaded.storage.database);
   try {
     const applied = await migrate(db);
-    say(`database        ${loaded.storage.database} (schema version ${await schemaVersion(db)}${applied.length ? `, applied ${applied.join(', ')}` : ''})`);
+    say(`database        ${redactDatabaseLocation(loaded.storage.database)} (schema version ${await schemaVersion(db)}${applied.length ? `, applied ${applied.join(', ')}` : ''})`);
     // The first administrator, once: a generated password (there is no default one),
     // printed this one time, to be changed at the first sign-in.
     if ((await countUsers(db)) === 0) {
@@ -87,7 +93,8 @@ export function registerInit(program: Command): void {
       .option('--smtp-host <address>', 'address of the MX listener (default 0.0.0.0)')
       .option('--http-port <port>', 'port of the HTTPS console and API (default 8443)')
       .option('--http-host <address>', 'address of the HTTPS console and API (default 0.0.0.0)')
-      .option('--dns <servers>', 'comma-separated DNS servers (ip or ip:port); default: the system\'s'),
+      .option('--dns <servers>', 'comma-separated DNS servers (ip or ip:port); default: the system\'s')
+      .option('--database <url>', 'database: a SQLite file (default hermes.db) or postgres://user:password@host/db shared by several nodes'),
   ).action(async (o: InitOptions) => {
     await initDataDir(o);
   });

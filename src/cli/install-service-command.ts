@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/bootstrap.ts';
+import { isPostgresLocation } from '../db/location.ts';
 import { systemdUnit } from '../ops/systemd-unit.ts';
 import { DEFAULT_DATA_DIR } from './context.ts';
 
@@ -41,7 +42,7 @@ export function registerInstallService(program: Command): void {
         hermesBin: HERMES_BIN,
         dataDir: cfg.dataDir,
         user: o.user,
-        extraWritablePaths: [cfg.storage.spool, cfg.storage.data, cfg.storage.archive, resolve(cfg.storage.database, '..')],
+        extraWritablePaths: [cfg.storage.spool, cfg.storage.data, cfg.storage.archive, ...(isPostgresLocation(cfg.storage.database) ? [] : [resolve(cfg.storage.database, '..')])],
       });
       if (o.print) {
         process.stdout.write(unit);

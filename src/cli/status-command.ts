@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { LATEST_SCHEMA_VERSION, schemaVersion } from '../db/migrate.ts';
+import { redactDatabaseLocation } from '../db/location.ts';
 import { withDataDir, withDb, printTable } from './context.ts';
 
 export function registerStatus(program: Command): void {
@@ -8,7 +9,7 @@ export function registerStatus(program: Command): void {
       console.log(`data directory  ${cfg.dataDir}`);
       console.log(`host name       ${cfg.hostname}`);
       console.log(`SMTP listener   ${cfg.smtp.mx.host}:${cfg.smtp.mx.port}`);
-      console.log(`database        ${cfg.storage.database}`);
+      console.log(`database        ${redactDatabaseLocation(cfg.storage.database)}`);
       console.log(`schema version  ${await schemaVersion(db)} (latest ${LATEST_SCHEMA_VERSION})`);
       const counts = await db.selectFrom('recipients').select(['status', (eb) => eb.fn.countAll<number>().as('count')]).groupBy('status').execute();
       const domains = await db.selectFrom('relay_domains').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();

@@ -3,6 +3,7 @@
 // lives in the database and is edited through the CLI, API or console.
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve, isAbsolute } from 'node:path';
+import { resolveDatabaseLocation } from '../db/location.ts';
 
 export interface ListenerConfig {
   host: string;
@@ -17,7 +18,11 @@ export interface BootstrapConfig {
   /** The HTTPS server: REST API, API reference and admin console (certificate: tls). */
   http: ListenerConfig;
   storage: {
-    /** SQLite database file (relative paths are relative to the data directory). */
+    /**
+     * The database: a SQLite file (`sqlite:PATH` or a plain path, relative to the data
+     * directory) or a PostgreSQL URL (`postgres://user:password@host:5432/hermes`), which
+     * several gateway nodes can share.
+     */
     database: string;
     /** Spool: messages waiting for delivery. */
     spool: string;
@@ -86,7 +91,7 @@ export function loadConfig(dataDir: string): LoadedConfig {
     dataDir: base,
     configFile: file,
     storage: {
-      database: abs(cfg.storage.database),
+      database: resolveDatabaseLocation(cfg.storage.database, base),
       spool: abs(cfg.storage.spool),
       data: abs(cfg.storage.data),
       archive: abs(cfg.storage.archive),

@@ -3,13 +3,13 @@
 // hundreds of messages a second this is the difference between one commit per message
 // and one per batch. Callers that need ordering (a row must exist before its update)
 // await the promise; trace events are fire-and-forget.
-import { isBusyError, type Db } from '../db/database.ts';
+import { isBusyError, isRetryableTransactionError, type Db } from '../db/database.ts';
 import type { NewEvent, NewMessage, NewRecipient } from '../db/schema.ts';
 import type { Logger } from 'pino';
 
 type Op = (db: Db) => Promise<void>;
 
-const MAX_ROWS_PER_INSERT = 200; // keeps bound parameters well under SQLite's limit
+const MAX_ROWS_PER_INSERT = 200; // keeps bound parameters well under SQLite's limit (PostgreSQL's is higher)
 
 /**
  * Commits start at most this often. Under load a commit per event-loop turn holds one or
@@ -111,7 +111,9 @@ export class IndexWriter {
    * Runs one batch in a write transaction. When another process holds the write lock,
    * BEGIN fails at once (the connection has no busy timeout) and is retried on a timer,
    * so the event loop keeps serving sessions while it waits. Only BEGIN is retried: once
-   * the batch's statements have run, an error is the batch's own.
+   * the batch's statements have run, an error is the batch's own. On PostgreSQL there is
+   * no write lock to wait for (rows lock, and waiting does not block the event loop); a
+   * batch chosen as a deadlock victim was rolled back whole, so it is simply run again.
    */
   async #inTransaction(fn: (trx: Db) => Promise<void>): Promise<void> {
     const giveUpAt = performance.now() + BUSY_GIVE_UP_MS;
@@ -124,7 +126,8 @@ export class IndexWriter {
         });
         return;
       } catch (err) {
-        if (began || !isBusyError(err) || performance.now() > giveUpAt) throw err;
+        const retry = (!began && isBusyError(err)) || isRetryableTransactionError(err);
+        if (!retry || performance.now() > giveUpAt) throw err;
         await new Promise((r) => setTimeout(r, BUSY_RETRY_MS));
       }
     }

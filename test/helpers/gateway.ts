@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/bootstrap.ts';
 import { openDatabase, type Db } from '../../src/db/database.ts';
 import { findFreePort } from './peers.ts';
 import { startTestDns } from './dns-server.ts';
+import { freshPostgresDatabase, testOnPostgres } from './postgres.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 /** The built CLI, as an installed gateway runs it (scripts/test.sh builds it first). */
@@ -44,6 +45,14 @@ export interface TestGatewayOptions {
   dnsServer?: string;
   /** Create the data directory below this one (e.g. a small tmpfs) instead of the system tmpdir. */
   parentDir?: string;
+  /** Use this existing data directory (say, a restored backup) instead of a new one; its ports and DNS are set anew. */
+  dataDir?: string;
+  /**
+   * storage.database for the gateway (e.g. a PostgreSQL URL several test gateways share).
+   * Default: hermes.db in the data directory, or with HERMES_TEST_DB=postgres a fresh
+   * database in the test process's PostgreSQL cluster.
+   */
+  database?: string;
 }
 
 /**
@@ -62,14 +71,16 @@ function assertBuilt(): void {
 
 export async function createTestGateway(o: TestGatewayOptions = {}): Promise<TestGateway> {
   assertBuilt();
-  const dataDir = mkdtempSync(join(o.parentDir ?? tmpdir(), 'hermes-test-'));
+  const dataDir = o.dataDir ?? mkdtempSync(join(o.parentDir ?? tmpdir(), 'hermes-test-'));
   const port = await findFreePort();
   const httpPort = await findFreePort();
   // Tests never ask the machine's resolvers: without a zone of its own, a gateway gets an
   // empty local DNS server (every name NXDOMAIN, answered at once).
   const ownDns = o.dnsServer ? null : await startTestDns({});
+  // A given (restored) data directory keeps the database it has.
+  const database = o.database ?? (testOnPostgres() && !o.dataDir ? await freshPostgresDatabase() : undefined);
   await initDataDir(
-    { dataDir, hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1', dns: o.dnsServer ?? ownDns!.server },
+    { dataDir, ...(database ? { database } : {}), hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1', dns: o.dnsServer ?? ownDns!.server },
     () => {},
   );
   const db = openDatabase(loadConfig(dataDir).storage.database);

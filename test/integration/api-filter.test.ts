@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { openDatabase, type Db } from '../../src/db/database.ts';
+import type { Db } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { buildHttpServer } from '../../src/http/server.ts';
 import type { HttpContext } from '../../src/http/context.ts';
@@ -21,6 +21,7 @@ import { cliActor, type Role } from '../../src/services/actor.ts';
 import { createToken } from '../../src/services/token-service.ts';
 import { listAudit } from '../../src/services/audit-service.ts';
 import { generateDkimKey } from '../../src/pipeline/sign/dkim-keys.ts';
+import { openTestDatabase } from '../helpers/temp-db.ts';
 
 let dir: string;
 let db: Db;
@@ -29,7 +30,7 @@ const tokens = {} as Record<Role, string>;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hermes-api-filter-'));
-  db = openDatabase(join(dir, 'hermes.db'));
+  db = await openTestDatabase(dir);
   await migrate(db);
   ensureMasterKey(join(dir, 'master.key'));
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { configSerial } from '../../src/config/settings.ts';
 import { addFileRule, createFileRuleSet, deleteFileRuleSet, getFileRuleSet, removeFileRule, resetDefaultFileRuleSet } from '../../src/db/repos/file-rules.ts';
 import { attachmentStage, DEFAULT_FILE_RULE_SET, evaluateFileRuleSet, FileRuleSetStore, messageInspection, normaliseFileRule, type FileRuleSet } from '../../src/pipeline/filter/attachments/index.ts';
 import { composeMessage, contextFor, makeZip, peExecutable, type Part } from '../helpers/attachments.ts';
+import { openTestDatabase } from '../helpers/temp-db.ts';
 
 const PDF = Buffer.from('%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n');
 
@@ -126,7 +126,7 @@ test('rules: bad rules are refused with a clear error', () => {
 
 test('rule sets in the database: shipped default, edits, copies, and a running gateway sees changes at once', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hermes-filerules-'));
-  const db = openDatabase(join(dir, 'h.db'));
+  const db = await openTestDatabase(dir);
   try {
     await migrate(db);
     assert.deepEqual(await getFileRuleSet(db, 'default'), DEFAULT_FILE_RULE_SET, 'the migration ships the default set');

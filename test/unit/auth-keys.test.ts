@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, type Db } from '../../src/db/database.ts';
+import type { Db } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { MasterKey, ensureMasterKey, loadMasterKey } from '../../src/keys/master-key.ts';
 import { configSerial, loadSettings, setSetting, validateSetting } from '../../src/config/settings.ts';
@@ -22,13 +22,14 @@ import {
 } from '../../src/db/repos/dkim-keys.ts';
 import { generateDkimKey, type DkimAlgorithm } from '../../src/pipeline/sign/dkim-keys.ts';
 import { SigningKeyStore } from '../../src/pipeline/sign/key-store.ts';
+import { openTestDatabase } from '../helpers/temp-db.ts';
 
 // 1024-bit RSA keeps key generation fast here; the CLI default is 2048.
 const gen = (alg: DkimAlgorithm) => generateDkimKey(alg, 1024);
 
 async function withDb(fn: (db: Db, mk: MasterKey, dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hermes-keys-'));
-  const db = openDatabase(join(dir, 'hermes.db'));
+  const db = await openTestDatabase(dir);
   try {
     await migrate(db);
     ensureMasterKey(join(dir, 'master.key'));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, type Db } from '../../src/db/database.ts';
+import type { Db } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { ensureMasterKey } from '../../src/keys/master-key.ts';
 import { upsertRelayDomain } from '../../src/db/repos/relay-policy.ts';
@@ -20,6 +20,7 @@ import pino from 'pino';
 import { Acceptor, type AcceptedMessage } from '../../src/spool/acceptor.ts';
 import { Spool } from '../../src/spool/spool-file.ts';
 import { IndexWriter } from '../../src/trace/index-writer.ts';
+import { openTestDatabase } from '../helpers/temp-db.ts';
 
 interface Env {
   db: Db;
@@ -29,7 +30,7 @@ interface Env {
 
 async function withQuarantine(fn: (e: Env) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hermes-quar-'));
-  const db = openDatabase(join(dir, 'hermes.db'));
+  const db = await openTestDatabase(dir);
   await migrate(db);
   ensureMasterKey(join(dir, 'master.key'));
   await upsertRelayDomain(db, { domain: 'example.test', nextHop: '127.0.0.1:2525' });

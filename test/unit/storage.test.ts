@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { ensureMasterKey, loadMasterKey } from '../../src/keys/master-key.ts';
 import { Spool, TruncatedSpoolFile } from '../../src/spool/spool-file.ts';
 import { newQueueId, isQueueId } from '../../src/spool/queue-id.ts';
-import { openDatabase } from '../../src/db/database.ts';
 import { migrate, schemaVersion, LATEST_SCHEMA_VERSION } from '../../src/db/migrate.ts';
 import { MIGRATIONS } from '../../src/db/migrations/index.ts';
 import { setSetting, loadSettings, configSerial } from '../../src/config/settings.ts';
 import { initDataDir } from '../../src/cli/init-command.ts';
+import { openTestDatabase } from '../helpers/temp-db.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hermes-unit-'));
 
@@ -71,7 +71,7 @@ test('spool file: envelope and bytes round-trip; a file cut off mid-write is rec
 
 test('migrations: applied once, recorded, safe to run again', async () => {
   const dir = tmp();
-  const db = openDatabase(join(dir, 'h.db'));
+  const db = await openTestDatabase(dir);
   try {
     assert.deepEqual(await migrate(db), MIGRATIONS.map((m) => m.version));
     assert.deepEqual(await migrate(db), []);
@@ -84,7 +84,7 @@ test('migrations: applied once, recorded, safe to run again', async () => {
 
 test('settings: validated on write, merged with defaults, each write bumps the config serial', async () => {
   const dir = tmp();
-  const db = openDatabase(join(dir, 'h.db'));
+  const db = await openTestDatabase(dir);
   try {
     await migrate(db);
     const s0 = await configSerial(db);

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer, type Server } from 'node:tls';
 import pino from 'pino';
-import { openDatabase, type Db } from '../../src/db/database.ts';
+import type { Db } from '../../src/db/database.ts';
+import { openTestDatabase } from '../helpers/temp-db.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { ensureMasterKey, loadMasterKey, type MasterKey } from '../../src/keys/master-key.ts';
 import { insertCertificate, removeCertificate } from '../../src/db/repos/certificates.ts';
@@ -29,7 +30,7 @@ let port: number;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hermes-sni-'));
-  db = openDatabase(join(dir, 'hermes.db'));
+  db = await openTestDatabase(dir);
   await migrate(db);
   ensureMasterKey(join(dir, 'master.key'));
   mk = loadMasterKey(join(dir, 'master.key'));

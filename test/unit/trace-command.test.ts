@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, type Db } from '../../src/db/database.ts';
+import type { Db } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { printTrace } from '../../src/cli/trace-command.ts';
 import type { MessageDirection } from '../../src/db/schema.ts';
+import { openTestDatabase } from '../helpers/temp-db.ts';
 
 const PARENT = '0000000000000PRNT';
 const COPY = '0000000000000COPY';
@@ -38,7 +39,7 @@ async function traceOf(db: Db, id: string): Promise<string> {
 
 test('trace: a split copy shows "Copy of <message>", a DSN "Report on <message>"', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hermes-trace-'));
-  const db = openDatabase(join(dir, 'h.db'));
+  const db = await openTestDatabase(dir);
   try {
     await migrate(db);
     await message(db, PARENT, 'inbound', null, [['copy', { queueId: COPY, copy: 'clean', recipients: ['b@corp.test'] }]]);

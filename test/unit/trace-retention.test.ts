@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import pino from 'pino';
 import { withDb } from '../helpers/temp-db.ts';
-import type { Db } from '../../src/db/database.ts';
+import { dialectOf, type Db } from '../../src/db/database.ts';
 import type { MessageState } from '../../src/db/schema.ts';
 import { purgeFinishedTraces } from '../../src/db/repos/trace-retention.ts';
 import { startTraceRetention } from '../../src/ops/retention-timer.ts';
@@ -71,7 +71,11 @@ test('the timer purges with the current retention.traceDays setting', () =>
 
 test('bounded disk use: after a purge, the same traffic again reuses the freed pages', () =>
   withDb(async (db) => {
-    const pageCount = async () => Number((await sql<{ page_count: number }>`PRAGMA page_count`.execute(db)).rows[0]!.page_count);
+    // SQLite: the file's pages; PostgreSQL: the trace tables' pages.
+    const pageCount = async () =>
+      dialectOf(db) === 'postgres'
+        ? Number((await sql<{ n: number }>`SELECT (pg_relation_size('events') + pg_relation_size('recipients') + pg_relation_size('messages')) / 8192 AS n`.execute(db)).rows[0]!.n)
+        : Number((await sql<{ page_count: number }>`PRAGMA page_count`.execute(db)).rows[0]!.page_count);
     const fill = async (prefix: string) => {
       for (let i = 0; i < 400; i++) await addMessage(db, `${prefix}${i}`, 'done', 40, 5);
     };

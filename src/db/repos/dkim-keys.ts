@@ -239,8 +239,9 @@ export async function rotateDkimKeys(db: Db, mk: MasterKey, domainIn: string, o:
           retired_at: null,
           remove_after: null,
         })
+        .returning('id')
         .executeTakeFirstOrThrow();
-      return Number(ins.insertId);
+      return Number(ins.id);
     };
     for (const step of plan) {
       if (o.prepare) {
