@@ -138,9 +138,10 @@ test('a quarantined message with hostile content is shown inert and released to 
   const arrived = await arrivedAtSink(sink, 'hostile-1@sender.test', 30_000);
   assert.ok(arrived);
 
-  // The same hostile subject in the message trace: shown as text in the list and the detail.
+  // The same hostile subject in the message trace (the held message and its released
+  // copy): shown as text in the list and the detail.
   await page.goto(base + '/#/trace?address=mallory@sender.test');
-  const traced = page.getByTestId('trace').getByText('Quarterly <img src=x onerror=alert(1)> report', { exact: true });
+  const traced = page.getByTestId('trace').getByText('Quarterly <img src=x onerror=alert(1)> report', { exact: true }).first();
   await traced.waitFor();
   await screenshot(page, '09b-trace-hostile');
   await traced.click();
