@@ -25,6 +25,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { buildHttpServer } from '../src/http/server.ts';
 import type { HttpContext } from '../src/http/context.ts';
 import type { LoadedConfig } from '../src/config/bootstrap.ts';
+import type { Gateway } from '../src/gateway.ts';
 import { loadSettings } from '../src/config/settings.ts';
 import { ensureMasterKey, loadMasterKey } from '../src/keys/master-key.ts';
 import { cliActor } from '../src/services/actor.ts';
@@ -97,7 +98,9 @@ async function main(): Promise<void> {
       log: pino({ level: 'silent' }),
       masterKey: () => loadMasterKey(join(dir, 'master.key')),
       settings: () => loadSettings(db),
-      gateway: null,
+      // The quarantine routes want a running gateway's store for release and rendering;
+      // listing reads the index in the database only, so a stand-in without a store does.
+      gateway: { quarantine: { service: null } } as unknown as Gateway,
       smtpListening: () => true,
     };
     const app = await buildHttpServer({ ctx, tls: { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) }, consoleDir: dir });
