@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A merge conflict left in any file (scripts and docs are not type-checked) stops the run here.
+if git grep -nE '^(<<<<<<<|>>>>>>>) ' -- . ':!node_modules' 2>/dev/null; then
+  echo "unresolved merge conflict markers (above): fix them first" >&2
+  exit 1
+fi
+
 bash scripts/install-peers.sh
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -48,6 +48,9 @@ import { SmtpClientPool } from './delivery/smtp-client.ts';
 import { DeliveryScheduler } from './delivery/scheduler.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { loadMasterKey, type MasterKey } from './keys/master-key.ts';
+import type { NotifyContext } from './notify/context.ts';
+import { openNotifier } from './notify/open-notifier.ts';
+import { startNotificationTimers } from './notify/timers.ts';
 import { TlsCertificates } from './tls/sni.ts';
 import { storeSource } from './tls/store-source.ts';
 
@@ -73,6 +76,9 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   /** The stage list (read by bench/pipeline.ts, which times each stage). */
   readonly pipeline: Pipeline;
+  /** Digests, held-message notices, admin notifications: mail the gateway writes itself. */
+  readonly notifier: NotifyContext;
+  #notifyTimers: { stop(): void } | null = null;
   #purge: { stop(): void } | null = null;
   #traceRetention: { stop(): void } | null = null;
   #http: RunningHttpServer | null = null;
@@ -184,6 +190,16 @@ export class Gateway {
         arcSealStage({ authservId: config.hostname, keys, settings: currentSettings, resolver: dns.resolve }),
       ].map(timed),
     ));
+    this.notifier = openNotifier({
+      db,
+      config,
+      log,
+      queue: this.quarantine.releaseQueue,
+      policy,
+      stages: pipeline.perCopy,
+      masterKey: () => (this.#masterKey ??= loadMasterKey(config.masterKeyFile)),
+      holder: `node${node}:${process.pid}`,
+    });
     this.#pool = new SmtpClientPool({
       hostname: config.hostname,
       // The limit is per gateway, shared out between the workers.
@@ -255,6 +271,7 @@ export class Gateway {
     void this.scheduler.pollDue();
     if (this.#node === 0) {
       this.#purge = startQuarantinePurge({ service: this.quarantine.service, retentionDays: () => this.policy.cached().settings['quarantine.retentionDays'], log: this.#log });
+      this.#notifyTimers = startNotificationTimers(this.notifier);
       this.#traceRetention = startTraceRetention({ db: this.db, retentionDays: () => this.policy.cached().settings['retention.traceDays'], log: this.#log });
     }
     await this.mx.listen();
@@ -297,6 +314,7 @@ export class Gateway {
     await this.scheduler.stop(Math.max(1000, deadlineMs - (Date.now() - t0)));
     this.#pool.close();
     this.#purge?.stop();
+    this.#notifyTimers?.stop();
     this.#traceRetention?.stop();
     this.certificates.close();
     await this.quarantine.close();

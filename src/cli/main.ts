@@ -19,6 +19,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ['filter-policy'], load: async () => (await import('./filter-policy-commands.ts')).registerFilterPolicy },
   { names: ['lists'], load: async () => (await import('./lists-commands.ts')).registerLists },
   { names: ['bayes'], load: async () => (await import('./bayes-commands.ts')).registerBayes },
+  { names: ['spam'], load: async () => (await import('./spam-commands.ts')).registerSpam },
   { names: ['quarantine'], load: async () => (await import('./quarantine-commands.ts')).registerQuarantine },
   { names: ['rules'], load: async () => (await import('./rules-commands.ts')).registerRules },
   { names: ['dnsbl'], load: async () => (await import('./dnsbl-commands.ts')).registerDnsbl },
@@ -28,8 +29,10 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ['dns'], load: async () => (await import('./dns-records-command.ts')).registerDnsRecords },
   { names: ['install-service'], load: async () => (await import('./install-service-command.ts')).registerInstallService },
   { names: ['external'], load: async () => (await import('./external-commands.ts')).registerExternal },
+  { names: ['selftest'], load: async () => (await import('./selftest-command.ts')).registerSelftest },
   { names: ['backup', 'restore'], load: async () => (await import('./backup-commands.ts')).registerBackup },
   { names: ['admin'], load: async () => (await import('./admin-commands.ts')).registerAdmin },
+  { names: ['digest', 'notify', 'portal'], load: async () => (await import('./portal-commands.ts')).registerPortal },
 ];
 
 async function main(argv: string[]): Promise<void> {

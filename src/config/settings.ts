@@ -86,6 +86,14 @@ export interface Settings {
   'spam.autolearnSpamScore': number;
   /** Autolearn as ham at or below this score (Bayes symbols left out). */
   'spam.autolearnHamScore': number;
+  /** Run SpamAssassin rule files (header, body, uri, meta ... rules) as symbols of the built-in engine. */
+  'spam.saRules': boolean;
+  /**
+   * Directories (or files) of SpamAssassin rules, read in order (later ones override).
+   * Empty: Debian's spamassassin rules (/usr/share/spamassassin, or the newest sa-update
+   * download in /var/lib/spamassassin/<version>) and /etc/spamassassin (*.pre, local.cf).
+   */
+  'spam.saRulesDirs': string[];
   /**
    * A message that cannot be parsed (malformed MIME or headers): hold it in the quarantine,
    * or refuse it with 550 5.6.0. Never 451: it would fail the same way every time.
@@ -154,6 +162,31 @@ export interface Settings {
   /** Roles whose users must use TOTP 2FA (sent to enrolment after login until they do). */
   'console.require2faRoles': string[];
 
+  // ---- User portal, action links, digests and notifications.
+  /** Base URL of the portal in links ("https://mail.example.com:8443"); null: https://<host name>:<http port>. */
+  'portal.baseUrl': string | null;
+  /** Action links in digests and notices expire after this many hours (never after the message's retention). */
+  'portal.linkHours': number;
+  /** Categories users may only ask to release (the admins decide); the others they release themselves. */
+  'portal.requestOnlyCategories': string[];
+  /** A recipient without a portal account may create one from a digest's sign-in link (it proves the mailbox is theirs). */
+  'portal.selfEnrol': boolean;
+  /** Link opens and confirmations per client address per 10 minutes. */
+  'portal.linkRateLimit': number;
+  /** How often recipients get a quarantine digest unless they chose otherwise. */
+  'digest.frequency': 'never' | 'hourly' | 'daily' | 'weekly';
+  /** Recipients whose policy is named here get a notice for every message held for them. */
+  'notify.heldNoticePolicies': string[];
+  /** Sender of digests, notices and admin notifications; null: postmaster@<host name>. */
+  'notify.from': string | null;
+  /** Where admin notifications go (queue, certificate, engines, disk, release requests); null: none are sent. */
+  'notify.adminAddress': string | null;
+  /** Admin notification: the oldest queued message is older than this many minutes. */
+  'notify.queueAgeMinutes': number;
+  /** Admin notification: the TLS certificate expires within this many days. */
+  'notify.certificateDays': number;
+  /** Admin notification: less than this share (percent) of the spool's disk is free. */
+  'notify.diskFreePercent': number;
   // ---- Encryption of outbound mail (encrypt stage, docs/encryption.md).
   /** The default for recipients without a policy of their own or of their domain: never | sign | opportunistic | always. */
   'encryption.policy': EncryptionPolicy;
@@ -219,6 +252,8 @@ export const SETTINGS_DEFAULTS: Settings = {
   'spam.autolearn': true,
   'spam.autolearnSpamScore': 12,
   'spam.autolearnHamScore': 0.1,
+  'spam.saRules': true,
+  'spam.saRulesDirs': [],
   'filter.malformedAction': 'quarantine',
   'filter.badHeaderSymbols': ['MISSING_FROM', 'MULTIPLE_FROM', 'MULTIPLE_DATE', 'MULTIPLE_MSGID', 'DUPLICATE_HEADER', 'HEADER_8BIT_INVALID', 'MIME_NO_BOUNDARY'],
   'quarantine.retentionDays': 30,
@@ -245,6 +280,18 @@ export const SETTINGS_DEFAULTS: Settings = {
   'console.sessionIdleMinutes': 30,
   'console.sessionMaxHours': 12,
   'console.require2faRoles': [],
+  'portal.baseUrl': null,
+  'portal.linkHours': 72,
+  'portal.requestOnlyCategories': ['malware'],
+  'portal.selfEnrol': true,
+  'portal.linkRateLimit': 60,
+  'digest.frequency': 'daily',
+  'notify.heldNoticePolicies': [],
+  'notify.from': null,
+  'notify.adminAddress': null,
+  'notify.queueAgeMinutes': 60,
+  'notify.certificateDays': 14,
+  'notify.diskFreePercent': 10,
   'encryption.policy': 'never',
   'encryption.domainPolicies': {},
   'encryption.recipientPolicies': {},
@@ -368,6 +415,10 @@ function wholeNumberIn(min: number, max: number) {
   };
 }
 
+function nullableAddress(key: string, value: unknown): void {
+  if (value !== null && (typeof value !== 'string' || !/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(value))) throw new Error(`${key} must be an address like postmaster@example.com, or null`);
+}
+
 function policyMap(what: 'domain' | 'address') {
   return (key: string, value: unknown) => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${key} must be an object like {"${what === 'domain' ? 'example.com' : 'bob@example.com'}": "always"}`);
@@ -386,6 +437,25 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
     if (value !== null && (typeof value !== 'string' || value.trim().length < 3 || value.length > 40 || /[\r\n]/.test(value))) throw new Error(`${key} must be a word of 3 to 40 characters, like "[encrypt]", or null`);
   },
   'encryption.expiryWarningDays': wholeNumberIn(0, 365),
+  'portal.baseUrl': (key, value) => {
+    if (value === null) return;
+    if (typeof value !== 'string' || !/^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(value)) throw new Error(`${key} must be an https:// URL such as "https://mail.example.com:8443", or null`);
+  },
+  'portal.linkHours': wholeNumberIn(1, 24 * 30),
+  'portal.requestOnlyCategories': (key, value) => {
+    const known = ['spam', 'malware', 'banned', 'badheader', 'rule', 'auth', 'malformed'];
+    if (!Array.isArray(value) || value.some((c) => !known.includes(c as string))) throw new Error(`${key} must be a list of categories among ${known.join(', ')}`);
+  },
+  'portal.linkRateLimit': wholeNumberIn(1, 100_000),
+  'digest.frequency': oneOf('never', 'hourly', 'daily', 'weekly'),
+  'notify.heldNoticePolicies': (key, value) => {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !v)) throw new Error(`${key} must be a list of policy names, e.g. ["default"]`);
+  },
+  'notify.from': nullableAddress,
+  'notify.adminAddress': nullableAddress,
+  'notify.queueAgeMinutes': wholeNumberIn(1, 7 * 24 * 60),
+  'notify.certificateDays': wholeNumberIn(1, 365),
+  'notify.diskFreePercent': wholeNumberIn(1, 99),
   'console.sessionIdleMinutes': wholeNumberIn(1, 24 * 60),
   'console.sessionMaxHours': wholeNumberIn(1, 24 * 30),
   'console.require2faRoles': (key, value) => {
@@ -429,6 +499,9 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
   'spam.bayesMinHam': wholeNumber(1, 1_000_000),
   'filter.malformedAction': oneOf('quarantine', 'reject'),
   'smtp.bareLf': oneOf('normalize', 'reject'),
+  'spam.saRulesDirs': (key, value) => {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !v.startsWith('/'))) throw new Error(`${key} must be a list of absolute paths, e.g. ["/etc/spamassassin"] (empty: the default directories)`);
+  },
   'filter.badHeaderSymbols': (key, value) => {
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !/^[A-Z0-9_]+$/.test(v))) throw new Error(`${key} must be a list of symbol names, e.g. ["MISSING_FROM"]`);
   },

@@ -276,6 +276,14 @@ export interface Database {
   sessions: SessionsTable;
   api_tokens: ApiTokensTable;
   login_throttle: LoginThrottleTable;
+  gateway_secrets: GatewaySecretsTable;
+  link_uses: LinkUsesTable;
+  rate_limits: RateLimitsTable;
+  recipient_prefs: RecipientPrefsTable;
+  portal_delegations: PortalDelegationsTable;
+  release_requests: ReleaseRequestsTable;
+  job_runs: JobRunsTable;
+  notifications_sent: NotificationsSentTable;
   certificates: CertificatesTable;
   acme_accounts: AcmeAccountsTable;
   acme_challenges: AcmeChallengesTable;
@@ -356,6 +364,71 @@ export type SessionRow = Selectable<SessionsTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type LoginThrottleRow = Selectable<LoginThrottleTable>;
 
+// ---- User portal, action links, digests, notifications (migration 15).
+export interface GatewaySecretsTable {
+  name: string;
+  /** Sealed by the master key, bound to the name. */
+  sealed: string;
+  created_at: number;
+}
+
+export interface LinkUsesTable {
+  link_id: string;
+  used_at: number;
+  action: string;
+  quarantine_id: string | null;
+  recipient: string;
+  expires_at: number;
+  address: string | null;
+}
+
+export interface RateLimitsTable {
+  key: string;
+  window_start: number;
+  count: number;
+}
+
+export type DigestFrequency = 'never' | 'hourly' | 'daily' | 'weekly';
+
+export interface RecipientPrefsTable {
+  address: string;
+  digest_frequency: DigestFrequency | null;
+  language: string | null;
+  last_digest_at: number | null;
+  updated_at: number;
+}
+
+export interface PortalDelegationsTable {
+  user_id: string;
+  address: string;
+  created_at: number;
+}
+
+export interface ReleaseRequestsTable {
+  quarantine_id: string;
+  address: string;
+  requested_by: string;
+  requested_at: number;
+  comment: string | null;
+}
+
+export interface JobRunsTable {
+  name: string;
+  locked_by: string | null;
+  locked_until: number;
+  last_started_at: number | null;
+  last_finished_at: number | null;
+  watermark: number | null;
+  last_result: string | null;
+}
+
+export interface NotificationsSentTable {
+  key: string;
+  sent_at: number;
+}
+
+export type RecipientPrefsRow = Selectable<RecipientPrefsTable>;
+export type JobRunRow = Selectable<JobRunsTable>;
 // ---- TLS certificates (migration 11): see db/repos/certificates.ts.
 /** pending: a key and CSR waiting for the signed certificate; active: served by the listeners. */
 export type CertificateStatus = 'pending' | 'active';

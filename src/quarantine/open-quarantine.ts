@@ -8,7 +8,7 @@ import type { Acceptor } from '../spool/acceptor.ts';
 import { Spool } from '../spool/spool-file.ts';
 import { QuarantineService, type HamLearner } from './quarantine-service.ts';
 import { QuarantineStore, quarantineDir } from './quarantine-store.ts';
-import { AcceptorReleaseQueue, SpoolReleaseQueue } from './release-queue.ts';
+import { AcceptorReleaseQueue, SpoolReleaseQueue, type ReleaseQueue } from './release-queue.ts';
 
 export interface OpenQuarantineOptions {
   db: Db;
@@ -22,6 +22,8 @@ export interface OpenQuarantineOptions {
 export interface OpenedQuarantine {
   store: QuarantineStore;
   service: QuarantineService;
+  /** Where released (and the gateway's own) mail is queued. */
+  releaseQueue: ReleaseQueue;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export function openQuarantine(o: OpenQuarantineOptions): OpenedQuarantine {
   return {
     store,
     service,
+    releaseQueue,
     async close() {
       await store.close();
       await offline?.close();

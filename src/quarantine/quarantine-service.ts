@@ -137,6 +137,34 @@ export class QuarantineService {
     });
   }
 
+  /**
+   * Deletes the held message for some recipients only (a portal user deletes their own
+   * copy); the file goes once no recipient holds it any more.
+   */
+  async deleteFor(id: string, recipients: string[], opts: Actor): Promise<void> {
+    const entry = await this.get(id);
+    const wanted = [...new Set(recipients.map((r) => r.toLowerCase()))];
+    for (const r of wanted) {
+      const rec = entry.recipients.find((x) => x.address === r);
+      if (!rec) throw new Error(`${r} is not a recipient of quarantined message ${id}`);
+      if (rec.state !== 'held') throw new Error(`${r} is no longer held in ${id} (${rec.state})`);
+    }
+    const now = Date.now();
+    const left = await this.#db.transaction().execute(async (trx) => {
+      const res = await trx.updateTable('quarantine_recipients').set({ state: 'deleted' }).where('quarantine_id', '=', id).where('address', 'in', wanted).where('state', '=', 'held').executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== wanted.length) throw new Error(`quarantined message ${id} changed meanwhile (released or deleted by someone else); nothing done`);
+      const all = await trx.selectFrom('quarantine_recipients').select('state').where('quarantine_id', '=', id).execute();
+      await trx.updateTable('quarantine').set({ state: overallState(all), updated_at: now }).where('id', '=', id).execute();
+      await trx
+        .insertInto('events')
+        .values({ message_id: entry.message_id, at: now, type: 'quarantine-deleted', recipient: null, detail: JSON.stringify({ quarantineId: id, recipients: wanted, by: opts.by }) })
+        .execute();
+      return overallState(all);
+    });
+    // Kept while a released copy may still be learned from; the purge removes it later.
+    if (left === 'deleted') await this.o.store.removeFile(entry.file);
+  }
+
   /** Indexes again held files whose index row was lost (see QuarantineStore.reindexOrphans). */
   reindexOrphans(minAgeMs?: number): Promise<number> {
     return this.o.store.reindexOrphans(minAgeMs);

@@ -6,13 +6,21 @@ import { resourceOf, roleCan, type Permission, type Role } from '../shared/permi
 
 export { RESOURCES, ROLES, type Permission, type Resource, type Role } from '../shared/permissions.ts';
 
+/**
+ * An actor may also be an end user of the portal ('user'): own mail only, through
+ * src/services/portal-service.ts; it holds none of the permissions.
+ */
+export const PORTAL_ROLE = 'user';
+export type ActorRole = Role | typeof PORTAL_ROLE;
+
 export interface Actor {
-  kind: 'user' | 'token' | 'cli' | 'system';
+  /** 'link': whoever holds a signed one-click action link (src/portal/action-links.ts). */
+  kind: 'user' | 'token' | 'cli' | 'system' | 'link';
   /** Account id, token id, or the OS user for the CLI. */
   id: string;
   /** What the audit log shows: user name, token name, "cli:root", "system". */
   name: string;
-  role: Role;
+  role: ActorRole;
   /** Domains a domain administrator is limited to; null means every domain. */
   domains: readonly string[] | null;
   /** Client address of the request (console/API), absent for CLI and system. */
@@ -20,7 +28,7 @@ export interface Actor {
 }
 
 export function can(actor: Actor, permission: Permission): boolean {
-  return roleCan(actor.role, permission);
+  return actor.role !== PORTAL_ROLE && roleCan(actor.role, permission);
 }
 
 export function assertCan(actor: Actor, permission: Permission): void {

@@ -6,7 +6,7 @@ import { deleteExpiredSessions, deleteSession, findSession, insertSession, touch
 import { findUserById } from '../db/repos/users.ts';
 import type { SessionRow, UserRow } from '../db/schema.ts';
 import { loadSettings, type Settings } from '../config/settings.ts';
-import type { Actor, Role } from './actor.ts';
+import type { Actor, ActorRole } from './actor.ts';
 import { randomSecret, sha256Hex } from './secret-tokens.ts';
 
 export const SESSION_COOKIE = '__Host-hermes_session';
@@ -28,7 +28,7 @@ export function userActor(user: UserRow, address?: string): Actor {
     kind: 'user',
     id: user.id,
     name: user.username,
-    role: user.role as Role,
+    role: user.role as ActorRole,
     domains: user.domains_json === null ? null : (JSON.parse(user.domains_json) as string[]),
     ...(address !== undefined ? { address } : {}),
   };

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { initDataDir } from '../../src/cli/init-command.ts';
 import { loadConfig } from '../../src/config/bootstrap.ts';
 import { openDatabase, type Db } from '../../src/db/database.ts';
+import { setSetting } from '../../src/config/settings.ts';
 import { findFreePort } from './peers.ts';
 import { startTestDns } from './dns-server.ts';
 import { freshPostgresDatabase, testOnPostgres } from './postgres.ts';
@@ -45,6 +46,12 @@ export interface TestGatewayOptions {
   dnsServer?: string;
   /** Create the data directory below this one (e.g. a small tmpfs) instead of the system tmpdir. */
   parentDir?: string;
+  /**
+   * Run the SpamAssassin rule files (spam.saRules, on in production when they are
+   * installed). Off by default here: compiling ~2,500 rules costs each gateway process a
+   * second or more of CPU at start, and most tests assert the built-in symbols alone.
+   */
+  saRules?: boolean;
   /** Use this existing data directory (say, a restored backup) instead of a new one; its ports and DNS are set anew. */
   dataDir?: string;
   /**
@@ -84,6 +91,7 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
     () => {},
   );
   const db = openDatabase(loadConfig(dataDir).storage.database);
+  if (!o.saRules && !o.dataDir) await setSetting(db, 'spam.saRules', false);
   let child: ChildProcess | null = null;
   let out = '';
 

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { once } from 'node:events';
 import type { LoadedConfig } from '../../config/bootstrap.ts';
 import { snapshotSqlite } from '../../db/snapshot.ts';
+import { isPostgresLocation } from '../../db/location.ts';
 import { encodeHeader, encryptor, frame, MIN_PASSPHRASE_LENGTH, newHeader, type BackupRoot } from './backup-format.ts';
 
 export interface BackupReport {
@@ -36,7 +37,7 @@ const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 export async function createBackup(o: BackupOptions): Promise<BackupReport> {
   if (o.passphrase.length < MIN_PASSPHRASE_LENGTH) throw new Error(`the backup passphrase must have at least ${MIN_PASSPHRASE_LENGTH} characters`);
-  if (/^postgres(ql)?:/i.test(o.config.storage.database)) {
+  if (isPostgresLocation(o.config.storage.database)) {
     throw new Error('this gateway keeps its database in PostgreSQL: back that up with pg_dump (docs/admin-guide.md, "Backup and restore"); hermes backup covers SQLite installs');
   }
   const started = Date.now();

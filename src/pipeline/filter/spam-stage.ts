@@ -10,6 +10,7 @@ import { Bayes, SpamEngine, defaultChecks, type BayesStore, type SpamAuthResults
 import { parsedEmail } from './attachments/message-cache.ts';
 import { Autolearner } from './autolearn.ts';
 import { noteMalformed } from './malformed.ts';
+import { defaultSaRuleDirs, loadSaRuleSet, saRulesCheck, type SaRuleSet, type ScoreSet } from './spam/sa/index.ts';
 
 export interface SpamStageOptions {
   settings: () => Settings;
@@ -28,6 +29,27 @@ const ALL_CHECKS_FAILED: SmtpReply = { code: 451, enhanced: '4.7.1', message: 'T
 export interface SpamStage extends Stage {
   readonly autolearner: Autolearner;
   engine(): SpamEngine;
+  /** The SpamAssassin rule set in use, or null (spam.saRules off, or no rules installed). */
+  saRules(): SaRuleSet | null;
+}
+
+/** The SpamAssassin rule directories the settings name (the defaults when they name none). */
+export function saRuleDirs(s: Settings): string[] {
+  return s['spam.saRulesDirs'].length ? [...s['spam.saRulesDirs']] : defaultSaRuleDirs();
+}
+
+/** The SpamAssassin rule set the settings ask for, loaded once (and again when its files change). */
+export function saRuleSetFor(s: Settings): SaRuleSet | null {
+  if (!s['spam.saRules']) return null;
+  const dirs = saRuleDirs(s);
+  return dirs.length ? loadSaRuleSet(dirs) : null;
+}
+
+/** "BAYES_99 (3.5): Bayes spam probability is 99 to 100%", for the trace. */
+function symbolDetails(r: SpamResult): string[] {
+  return [...r.symbols]
+    .sort((a, b) => b.score - a.score || a.name.localeCompare(b.name))
+    .map((s) => `${s.name} (${Math.round(s.score * 1000) / 1000}): ${s.description}`);
 }
 
 /** The verify stage's results in the spam engine's terms. */
@@ -55,22 +77,44 @@ export function symbolList(r: SpamResult): string {
 export function spamStage(o: SpamStageOptions): SpamStage {
   let engine: SpamEngine | null = null;
   let engineKey = '';
+  let engineSa: SaRuleSet | null = null;
   const engineFor = (s: Settings): SpamEngine => {
     const key = `${s['spam.bayes']}/${s['spam.bayesMinSpam']}/${s['spam.bayesMinHam']}`;
-    if (!engine || key !== engineKey) {
+    const sa = saRuleSetFor(s);
+    if (!engine || key !== engineKey || sa !== engineSa) {
       const bayes = s['spam.bayes'] ? new Bayes(o.bayesStore, { minSpam: s['spam.bayesMinSpam'], minHam: s['spam.bayesMinHam'] }) : undefined;
       const checks = [...defaultChecks(), ...(o.extraChecks ?? [])];
+      // SpamAssassin's score set: 2 (Bayes on, network tests off) once Bayes scores,
+      // else 0. Readiness is looked up at most every 10 s: it changes once, after training.
+      let ready: { at: number; set: ScoreSet } = { at: -Infinity, set: 0 };
+      const scoreSet = async (): Promise<ScoreSet> => {
+        if (!bayes) return 0;
+        const now = Date.now();
+        if (now - ready.at > 10_000) ready = { at: now, set: (await bayes.ready()) ? 2 : 0 };
+        return ready.set;
+      };
+      if (sa) checks.push(saRulesCheck(sa, { scoreSet }));
       engine = new SpamEngine(bayes ? { checks, bayes } : { checks });
       engineKey = key;
+      engineSa = sa;
     }
     return engine;
   };
   const autolearner = new Autolearner();
+  // Compile the SpamAssassin rules (a second or so) before the first message waits for them.
+  setImmediate(() => {
+    try {
+      engineFor(o.settings());
+    } catch {
+      /* settings not loaded yet: the first message compiles them */
+    }
+  }).unref();
 
   return {
     name: 'spam',
     autolearner,
     engine: () => engineFor(o.settings()),
+    saRules: () => saRuleSetFor(o.settings()),
     async run(ctx) {
       const s = o.settings();
       if (!s['spam.enabled']) return void ctx.trace('spam', { skipped: 'the spam engine is off (spam.enabled=false)' });
@@ -106,6 +150,8 @@ export function spamStage(o: SpamStageOptions): SpamStage {
       ctx.trace('spam', {
         score: result.score,
         symbols: symbolList(result),
+        details: symbolDetails(result),
+        ...(result.checkMs?.['spamassassin-rules'] !== undefined ? { saRulesMs: Math.round(result.checkMs['spamassassin-rules'] * 10) / 10 } : {}),
         ...(result.errors.length ? { errors: result.errors.map((e) => `${e.check}: ${e.error}`) } : {}),
         ms: Math.round(performance.now() - t0),
       });

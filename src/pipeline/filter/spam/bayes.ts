@@ -264,6 +264,11 @@ export class Bayes {
     };
   }
 
+  /** Whether enough of both classes has been learned to score (what SpamAssassin's score sets 2 and 3 need). */
+  async ready(): Promise<boolean> {
+    return this.isReady(await this.store.totals());
+  }
+
   async clear(): Promise<void> {
     await this.store.clear();
   }

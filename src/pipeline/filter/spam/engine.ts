@@ -31,7 +31,9 @@ export class SpamEngine {
     const symbols: SpamSymbol[] = [];
     const errors: SpamCheckError[] = [];
     const all: SpamCheck[] = this.bayes ? [...this.checks, this.bayes.asCheck()] : [...this.checks];
+    const checkMs: Record<string, number> = {};
     for (const check of all) {
+      const t0 = performance.now();
       try {
         const r = check.run(input, ctx);
         const list = r instanceof Promise ? await r : r;
@@ -39,6 +41,7 @@ export class SpamEngine {
       } catch (err) {
         errors.push({ check: check.name, error: err instanceof Error ? err.message : String(err) });
       }
+      checkMs[check.name] = (checkMs[check.name] ?? 0) + performance.now() - t0;
     }
     let total = 0;
     for (const s of symbols) {
@@ -46,7 +49,7 @@ export class SpamEngine {
       if (override !== undefined) s.score = override;
       total += s.score;
     }
-    return { score: Math.round(total * 100) / 100, symbols, errors };
+    return { score: Math.round(total * 100) / 100, symbols, errors, checkMs };
   }
 
   /** Learns a message as spam or ham (needs a Bayes classifier). */

@@ -62,6 +62,8 @@ export interface SpamResult {
   symbols: SpamSymbol[];
   /** Checks that threw. Their symbols are missing from the score: the caller decides (tempfail by default). */
   errors: SpamCheckError[];
+  /** Milliseconds each check took, by check name. */
+  checkMs?: Record<string, number>;
 }
 
 export type SpamClass = 'spam' | 'ham';

@@ -1,0 +1,3 @@
+import type { SaEvalFn } from './types.ts';
+
+export const BODY_EVALS: Record<string, SaEvalFn> = {};

@@ -1,0 +1,3 @@
+import type { SaEvalFn } from './types.ts';
+
+export const MISC_EVALS: Record<string, SaEvalFn> = {};
