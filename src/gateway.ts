@@ -37,6 +37,13 @@ import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
 import { encryptStage } from './pipeline/encrypt/encrypt-stage.ts';
 import { sideMailSender } from './pipeline/encrypt/side-mail.ts';
 import type { EncryptionMethod } from './pipeline/encrypt/method.ts';
+import { pgpMethod } from './pipeline/encrypt/pgp-method.ts';
+import { PgpKeyStore } from './pipeline/encrypt/pgp-key-store.ts';
+import { PgpKeyGenerator } from './pipeline/encrypt/pgp-key-generator.ts';
+import { lookupWkd, resolverLookup } from './pipeline/encrypt/pgp-wkd.ts';
+import { pgpDecryptor, pgpInboundStage } from './pipeline/encrypt/pgp-inbound.ts';
+import { pdfMethod } from './pipeline/encrypt/pdf-method.ts';
+import { decryptStage, type InboundDecryptor } from './pipeline/encrypt/decrypt-stage.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
 import { Spool } from './spool/spool-file.ts';
@@ -48,6 +55,8 @@ import { SmtpClientPool } from './delivery/smtp-client.ts';
 import { DeliveryScheduler } from './delivery/scheduler.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { loadMasterKey, type MasterKey } from './keys/master-key.ts';
+import { SubmissionGate } from './smtp/submission-gate.ts';
+import { authenticateSubmission } from './services/submission-auth.ts';
 import type { NotifyContext } from './notify/context.ts';
 import { openNotifier } from './notify/open-notifier.ts';
 import { startNotificationTimers } from './notify/timers.ts';
@@ -71,6 +80,8 @@ export class Gateway {
   readonly index: IndexWriter;
   readonly scheduler: DeliveryScheduler;
   readonly mx: MxServer;
+  /** The submission listeners (587 STARTTLS, 465 implicit TLS), as configured. */
+  readonly submission: MxServer[] = [];
   readonly quarantine: OpenedQuarantine;
   /** Prometheus metrics of this worker (served at /metrics). */
   readonly metrics: GatewayMetrics;
@@ -144,12 +155,22 @@ export class Gateway {
     };
     const timed = (stage: Stage) => this.metrics.timed(stage);
     // The encryption methods, tried in FALLBACK_ORDER (S/MIME, PGP, PDF) by the encrypt stage.
-    const encryptionMethods: EncryptionMethod[] = [];
+    const isInternal = (address: string) => policy.cached().domains.has(address.slice(address.lastIndexOf('@') + 1).toLowerCase());
+    const pgpKeys = new PgpKeyStore({ db, masterKey: () => (this.#masterKey ??= loadMasterKey(config.masterKeyFile)), serial });
+    const pgpKeyGenerator = new PgpKeyGenerator(pgpKeys, log);
+    const encryptionMethods: EncryptionMethod[] = [
+      pgpMethod({ keys: pgpKeys, generator: pgpKeyGenerator, settings: currentSettings, isInternal, wkd: (a) => lookupWkd(a, { lookup: resolverLookup(dns.a), timeoutMs: 3000 }) }),
+      pdfMethod({ hostname: config.hostname }),
+    ];
+    // Inbound decryption before the filters, one decryptor per format (decrypt-stage.ts).
+    const inboundDecryptors: InboundDecryptor[] = [pgpDecryptor(pgpKeys)];
     const pipeline = (this.pipeline = new Pipeline(
       [
         verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
         receivedHeaderStage(config.hostname),
         dnsblRejectStage({ lookup: (n) => dns.a(n), settings: currentSettings }),
+        pgpInboundStage({ keys: pgpKeys, settings: currentSettings }),
+        decryptStage({ decryptors: () => inboundDecryptors, settings: currentSettings, isInternal }),
         ...[
           listsStage({ config: () => filterConfig.get() }),
           unlessAllowAll(malwareStage({ settings: currentSettings })),
@@ -222,6 +243,32 @@ export class Gateway {
       log,
       ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
     });
+    // Submitted mail is outbound mail: the same pipeline as the relay networks' (malware,
+    // attachments, outbound spam scoring, disclaimers, DKIM), after AUTH.
+    for (const [listener, implicitTls] of [[config.smtp.submission, false], [config.smtp.submissions, true]] as const) {
+      if (!listener) continue;
+      this.submission.push(
+        new MxServer({
+          hostname: config.hostname,
+          host: listener.host,
+          port: listener.port,
+          certificates,
+          node,
+          policy,
+          pipeline,
+          acceptor,
+          index: this.index,
+          quarantine: this.quarantine.store,
+          submission: new SubmissionGate({
+            implicitTls,
+            authenticate: (user, password, ip) => authenticateSubmission(db, user, password, ip),
+            settings: currentSettings,
+            log: log.child({ listener: implicitTls ? 'submissions' : 'submission' }),
+          }),
+          log,
+        }),
+      );
+    }
     this.mx = new MxServer({
       hostname: config.hostname,
       host: config.smtp.mx.host,
@@ -278,6 +325,10 @@ export class Gateway {
     // startupMs: from this process's start to the listener being open (the figure an
     // admin waits through after `hermes start` or a worker restart).
     this.#log.info({ host: this.#config.smtp.mx.host, port: this.mx.address.port, hostname: this.#config.hostname, startupMs: Math.round(performance.now()) }, 'SMTP listening');
+    for (const s of this.submission) {
+      await s.listen();
+      this.#log.info({ port: s.address.port, implicitTls: s.implicitTls }, 'submission listening');
+    }
     await this.#startHttp();
   }
 
@@ -310,7 +361,7 @@ export class Gateway {
   async stop(deadlineMs = 10_000): Promise<void> {
     const t0 = Date.now();
     await this.#http?.close();
-    await this.mx.close(deadlineMs);
+    await Promise.all([this.mx, ...this.submission].map((s) => s.close(deadlineMs)));
     await this.scheduler.stop(Math.max(1000, deadlineMs - (Date.now() - t0)));
     this.#pool.close();
     this.#purge?.stop();

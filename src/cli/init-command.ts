@@ -18,6 +18,10 @@ export interface InitOptions {
   smtpHost?: string;
   httpPort?: string;
   httpHost?: string;
+  /** Port of the STARTTLS submission listener, or "off". */
+  submissionPort?: string;
+  /** Port of the implicit-TLS submission listener, or "off". */
+  submissionsPort?: string;
   dns?: string;
   /** storage.database: a SQLite path or a postgres:// URL (several nodes share one PostgreSQL). */
   database?: string;
@@ -43,6 +47,10 @@ export async function initDataDir(o: InitOptions, say: (s: string) => void = con
   if (o.smtpHost) cfg.smtp.mx.host = o.smtpHost;
   if (o.httpPort) cfg.http.port = parsePort(o.httpPort);
   if (o.httpHost) cfg.http.host = o.httpHost;
+  if (o.submissionPort) cfg.smtp.submission = o.submissionPort === 'off' ? null : { host: cfg.smtp.submission?.host ?? '0.0.0.0', port: parsePort(o.submissionPort) };
+  if (o.submissionsPort) cfg.smtp.submissions = o.submissionsPort === 'off' ? null : { host: cfg.smtp.submissions?.host ?? '0.0.0.0', port: parsePort(o.submissionsPort) };
+  // The submission listeners listen where the MX does.
+  if (o.smtpHost) for (const l of [cfg.smtp.submission, cfg.smtp.submissions]) if (l) l.host = o.smtpHost;
   if (o.database) {
     parseDatabaseLocation(o.database);
     cfg.storage.database = o.database;
@@ -74,6 +82,9 @@ export async function initDataDir(o: InitOptions, say: (s: string) => void = con
     await db.destroy();
   }
   say(`SMTP listener   ${loaded.smtp.mx.host}:${loaded.smtp.mx.port} as ${loaded.hostname}`);
+  const sub = loaded.smtp.submission;
+  const subs = loaded.smtp.submissions;
+  say(`submission      ${sub ? `${sub.host}:${sub.port} (STARTTLS, then AUTH)` : 'off'}; ${subs ? `${subs.host}:${subs.port} (implicit TLS)` : 'implicit TLS off'}`);
   say(`HTTPS console   https://${loaded.http.host}:${loaded.http.port}/ (API /api/v1, reference /api/docs)`);
 }
 
@@ -93,6 +104,8 @@ export function registerInit(program: Command): void {
       .option('--smtp-host <address>', 'address of the MX listener (default 0.0.0.0)')
       .option('--http-port <port>', 'port of the HTTPS console and API (default 8443)')
       .option('--http-host <address>', 'address of the HTTPS console and API (default 0.0.0.0)')
+      .option('--submission-port <port>', 'port of mail submission with STARTTLS (default 587), or "off"')
+      .option('--submissions-port <port>', 'port of mail submission over implicit TLS (default 465), or "off"')
       .option('--dns <servers>', 'comma-separated DNS servers (ip or ip:port); default: the system\'s')
       .option('--database <url>', 'database: a SQLite file (default hermes.db) or postgres://user:password@host/db shared by several nodes'),
   ).action(async (o: InitOptions) => {

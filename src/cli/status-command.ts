@@ -9,6 +9,7 @@ export function registerStatus(program: Command): void {
       console.log(`data directory  ${cfg.dataDir}`);
       console.log(`host name       ${cfg.hostname}`);
       console.log(`SMTP listener   ${cfg.smtp.mx.host}:${cfg.smtp.mx.port}`);
+      console.log(`submission      ${cfg.smtp.submission ? `${cfg.smtp.submission.host}:${cfg.smtp.submission.port} (STARTTLS)` : 'off'}, ${cfg.smtp.submissions ? `${cfg.smtp.submissions.host}:${cfg.smtp.submissions.port} (implicit TLS)` : 'implicit TLS off'}`);
       console.log(`database        ${redactDatabaseLocation(cfg.storage.database)}`);
       console.log(`schema version  ${await schemaVersion(db)} (latest ${LATEST_SCHEMA_VERSION})`);
       const counts = await db.selectFrom('recipients').select(['status', (eb) => eb.fn.countAll<number>().as('count')]).groupBy('status').execute();

@@ -14,6 +14,10 @@ export interface BootstrapConfig {
   hostname: string;
   smtp: {
     mx: ListenerConfig;
+    /** Message submission with STARTTLS required before AUTH (587); null: off. */
+    submission: ListenerConfig | null;
+    /** Message submission over implicit TLS (465, RFC 8314); null: off. */
+    submissions: ListenerConfig | null;
   };
   /** The HTTPS server: REST API, API reference and admin console (certificate: tls). */
   http: ListenerConfig;
@@ -45,7 +49,7 @@ export const CONFIG_FILE_NAME = 'hermes.json';
 export function defaultBootstrap(hostname: string): BootstrapConfig {
   return {
     hostname,
-    smtp: { mx: { host: '0.0.0.0', port: 25 } },
+    smtp: { mx: { host: '0.0.0.0', port: 25 }, submission: { host: '0.0.0.0', port: 587 }, submissions: { host: '0.0.0.0', port: 465 } },
     http: { host: '0.0.0.0', port: 8443 },
     storage: { database: 'hermes.db', spool: 'spool', data: 'data', archive: 'archive' },
     tls: { cert: 'tls/cert.pem', key: 'tls/key.pem' },
@@ -107,13 +111,20 @@ function mergeDefaults(raw: Partial<BootstrapConfig>): BootstrapConfig {
   return {
     ...d,
     ...raw,
-    smtp: { mx: { ...d.smtp.mx, ...raw.smtp?.mx } },
+    // A file written before submission existed keeps it off: an upgrade opens no new port.
+    smtp: { mx: { ...d.smtp.mx, ...raw.smtp?.mx }, submission: listener(raw.smtp?.submission), submissions: listener(raw.smtp?.submissions) },
     http: { ...d.http, ...raw.http },
     storage: { ...d.storage, ...raw.storage },
     tls: { ...d.tls, ...raw.tls },
     log: { ...d.log, ...raw.log },
     dnsServers: raw.dnsServers ?? d.dnsServers,
   };
+}
+
+function listener(raw: Partial<ListenerConfig> | null | undefined): ListenerConfig | null {
+  if (!raw) return null;
+  if (!Number.isInteger(raw.port) || raw.port! < 1 || raw.port! > 65535) throw new Error(`invalid submission listener ${JSON.stringify(raw)}: expected {"host": "0.0.0.0", "port": 587}`);
+  return { host: raw.host ?? '0.0.0.0', port: raw.port! };
 }
 
 export function writeConfig(dataDir: string, cfg: BootstrapConfig): void {

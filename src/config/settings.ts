@@ -162,6 +162,28 @@ export interface Settings {
   /** Roles whose users must use TOTP 2FA (sent to enrolment after login until they do). */
   'console.require2faRoles': string[];
 
+  // ---- Submission (587/465) and transport security.
+  /** Messages one signed-in user may submit per hour (0 = no limit). */
+  'submission.userMessagesPerHour': number;
+  /** Messages submitted per hour from one client address, whoever signs in (0 = no limit). */
+  'submission.ipMessagesPerHour': number;
+  /** Partner sender domains and client networks that must use STARTTLS on the MX (530 5.7.0 at MAIL otherwise). */
+  'smtp.requireTlsFrom': AuthBypassList;
+  /** Extra CA certificates (PEM file) trusted next to the system's for outbound "verify" and MTA-STS. */
+  'delivery.tlsCaFile': string | null;
+  /** Apply the MTA-STS policy (RFC 8461) receiving domains publish. */
+  'delivery.mtaSts': boolean;
+
+  // ---- Connection defences on the MX, for clients outside the relay networks (0 / false = off).
+  /** New connections per minute from one client address (421 4.7.0 above it). */
+  'smtp.limits.connectionsPerMinute': number;
+  /** Messages per hour from one client address (450 4.7.1 at MAIL above it). */
+  'smtp.limits.messagesPerHour': number;
+  /** Greylisting: a new (client network, sender, recipient) triplet gets 450 4.7.1 until it retries after greylist.delaySec. */
+  'greylist.enabled': boolean;
+  'greylist.delaySec': number;
+  /** A triplet that retried in time passes for this many days after its last message. */
+  'greylist.passDays': number;
   // ---- User portal, action links, digests and notifications.
   /** Base URL of the portal in links ("https://mail.example.com:8443"); null: https://<host name>:<http port>. */
   'portal.baseUrl': string | null;
@@ -206,6 +228,10 @@ export interface Settings {
   'encryption.decryptInbound': boolean;
   /** Warn this many days before a key or certificate expires (doctor, CLI, API). */
   'encryption.expiryWarningDays': number;
+  /** Generate OpenPGP keys (in the background) for internal senders who send PGP mail without one. */
+  'encryption.pgp.generateKeys': boolean;
+  /** Look up external recipients' OpenPGP keys by WKD (HTTPS to the recipient's domain): off, as it tells that domain mail is coming. */
+  'encryption.pgp.wkd': boolean;
 }
 
 export interface AuthBypassList {
@@ -280,6 +306,16 @@ export const SETTINGS_DEFAULTS: Settings = {
   'console.sessionIdleMinutes': 30,
   'console.sessionMaxHours': 12,
   'console.require2faRoles': [],
+  'submission.userMessagesPerHour': 500,
+  'submission.ipMessagesPerHour': 2000,
+  'smtp.requireTlsFrom': { domains: [], networks: [] },
+  'delivery.tlsCaFile': null,
+  'delivery.mtaSts': true,
+  'smtp.limits.connectionsPerMinute': 0,
+  'smtp.limits.messagesPerHour': 0,
+  'greylist.enabled': false,
+  'greylist.delaySec': 300,
+  'greylist.passDays': 36,
   'portal.baseUrl': null,
   'portal.linkHours': 72,
   'portal.requestOnlyCategories': ['malware'],
@@ -301,6 +337,8 @@ export const SETTINGS_DEFAULTS: Settings = {
   'encryption.harvest': true,
   'encryption.decryptInbound': true,
   'encryption.expiryWarningDays': 30,
+  'encryption.pgp.generateKeys': true,
+  'encryption.pgp.wkd': false,
 };
 
 export type SettingKey = keyof Settings;
@@ -430,6 +468,16 @@ function policyMap(what: 'domain' | 'address') {
 }
 
 const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => void>> = {
+  'submission.userMessagesPerHour': wholeNumberIn(0, 1_000_000),
+  'submission.ipMessagesPerHour': wholeNumberIn(0, 1_000_000),
+  'smtp.requireTlsFrom': bypassList,
+  'delivery.tlsCaFile': (key, value) => {
+    if (value !== null && (typeof value !== 'string' || !value.startsWith('/'))) throw new Error(`${key} must be the absolute path of a PEM file of CA certificates, or null`);
+  },
+  'smtp.limits.connectionsPerMinute': wholeNumberIn(0, 1_000_000),
+  'smtp.limits.messagesPerHour': wholeNumberIn(0, 1_000_000),
+  'greylist.delaySec': wholeNumberIn(1, 24 * 3600),
+  'greylist.passDays': wholeNumberIn(1, 365),
   'encryption.policy': oneOf(...ENCRYPTION_POLICIES),
   'encryption.domainPolicies': policyMap('domain'),
   'encryption.recipientPolicies': policyMap('address'),

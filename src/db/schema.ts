@@ -276,6 +276,11 @@ export interface Database {
   sessions: SessionsTable;
   api_tokens: ApiTokensTable;
   login_throttle: LoginThrottleTable;
+  app_passwords: AppPasswordsTable;
+  sender_addresses: SenderAddressesTable;
+  tls_policies: TlsPoliciesTable;
+  mta_sts_policies: MtaStsPoliciesTable;
+  greylist: GreylistTable;
   gateway_secrets: GatewaySecretsTable;
   link_uses: LinkUsesTable;
   rate_limits: RateLimitsTable;
@@ -364,6 +369,53 @@ export type SessionRow = Selectable<SessionsTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type LoginThrottleRow = Selectable<LoginThrottleTable>;
 
+// ---- Submission and transport security (migration 0012).
+
+export interface AppPasswordsTable {
+  id: string;
+  user_id: string;
+  name: string;
+  secret_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  last_used_address: string | null;
+  revoked_at: number | null;
+}
+export type AppPasswordRow = Selectable<AppPasswordsTable>;
+
+export interface SenderAddressesTable {
+  user_id: string;
+  address: string;
+  created_at: number;
+  created_by: string;
+}
+export type SenderAddressRow = Selectable<SenderAddressesTable>;
+
+export interface TlsPoliciesTable {
+  domain: string;
+  level: string;
+  created_at: number;
+  updated_at: number;
+}
+export type TlsPolicyRow = Selectable<TlsPoliciesTable>;
+
+export interface MtaStsPoliciesTable {
+  domain: string;
+  policy_id: string;
+  mode: string;
+  mx_json: string;
+  max_age: number;
+  fetched_at: number;
+  expires_at: number;
+}
+export type MtaStsPolicyRow = Selectable<MtaStsPoliciesTable>;
+
+export interface GreylistTable {
+  key: string;
+  first_seen: number;
+  passed_at: number | null;
+  last_seen: number;
+}
 // ---- User portal, action links, digests, notifications (migration 15).
 export interface GatewaySecretsTable {
   name: string;
@@ -493,8 +545,8 @@ export interface SmarthostCredentialsTable {
 
 export type CertificateRow = Selectable<CertificatesTable>;
 export type EncryptionKeyKind = 'smime' | 'pgp';
-/** Where a key came from: imported by an admin, harvested from inbound mail, generated here, or issued by the internal CA. */
-export type EncryptionKeySource = 'imported' | 'harvested' | 'generated' | 'internal-ca';
+/** Where a key came from: imported by an admin, harvested from inbound mail, generated here, issued by the internal CA, or found by WKD (PGP). */
+export type EncryptionKeySource = 'imported' | 'harvested' | 'generated' | 'internal-ca' | 'wkd';
 
 export interface EncryptionKeysTable {
   id: Generated<number>;

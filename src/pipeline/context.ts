@@ -27,8 +27,10 @@ export interface ClientInfo {
   ptr: string | null;
   /** e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384", null for plain text. */
   tls: string | null;
-  /** The client is in the relay networks (our own servers). */
+  /** The client is in the relay networks (our own servers), or signed in on a submission port. */
   trusted: boolean;
+  /** The user signed in with SMTP AUTH (submission ports), absent otherwise. */
+  authenticatedUser?: string;
 }
 
 export interface MessageContext {
@@ -38,7 +40,11 @@ export interface MessageContext {
   readonly direction: MessageDirection;
   readonly mailFrom: string;
   recipients: RecipientContext[];
-  /** The message exactly as received (after the DATA terminator was removed). */
+  /**
+   * The message exactly as received (after the DATA terminator was removed). The
+   * inbound decrypt stage (encrypt/decrypt-stage.ts), after verification and before the
+   * filters, replaces it by the decrypted message, so the filters judge the content.
+   */
   readonly original: Buffer;
   /** Header lines (each ending in CRLF) to put on top of the message, in order. */
   prepend: string[];

@@ -7,7 +7,8 @@ export function receivedHeaderStage(hostname: string): Stage {
     run(ctx: MessageContext) {
       const c = ctx.client;
       const from = `${c.helo ?? 'unknown'} (${c.ptr ?? 'unknown'} [${c.ip}])`;
-      const proto = c.tls ? 'ESMTPS' : 'ESMTP';
+      // RFC 3848: ESMTPS with TLS, ESMTPA/ESMTPSA when the client signed in (submission).
+      const proto = `ESMTP${c.tls ? 'S' : ''}${c.authenticatedUser ? 'A' : ''}`;
       const tls = c.tls ? `\r\n\t(using ${c.tls})` : '';
       const forRcpt = ctx.recipients.length === 1 ? `\r\n\tfor <${ctx.recipients[0]!.address}>` : '';
       const date = rfc5322Date(ctx.receivedAt);

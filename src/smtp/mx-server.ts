@@ -7,7 +7,7 @@ import type { PolicySnapshot, PolicyStore } from './relay-policy.ts';
 import { installSmtpServerPatches, smtpError } from './smtp-server-patches.ts';
 import { receptionFailureReply } from './reception-errors.ts';
 import { BareNewlineGuard, normalizeBareLf } from './bare-newline-guard.ts';
-import { normaliseIp } from './cidr.ts';
+import { normaliseIp, NetworkSet } from './cidr.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import { finalMessage } from '../pipeline/pipeline.ts';
 import type { CopyPlan, MessageContext, RecipientContext, SmtpReply } from '../pipeline/context.ts';
@@ -19,6 +19,7 @@ import type { NewEvent } from '../db/schema.ts';
 import type { QuarantineSink } from '../quarantine/types.ts';
 import type { ALookup } from '../pipeline/filter/dnsbl/index.ts';
 import { SessionDnsblCheck } from './dnsbl-at-rcpt.ts';
+import { userOf, type SubmissionGate } from './submission-gate.ts';
 import type { TlsCertificates } from '../tls/sni.ts';
 
 export interface MxServerOptions {
@@ -28,6 +29,11 @@ export interface MxServerOptions {
   /** The certificates STARTTLS presents, chosen by SNI (tls/sni.ts). */
   certificates: TlsCertificates;
   node: number;
+  /**
+   * Submission mode (587/465): SMTP AUTH required, the signed-in user relays (as our
+   * own networks do) from the addresses they own. Absent: the MX (no AUTH).
+   */
+  submission?: SubmissionGate;
   policy: PolicyStore;
   pipeline: Pipeline;
   acceptor: Acceptor;
@@ -71,24 +77,39 @@ export class MxServer {
   constructor(private readonly o: MxServerOptions) {
     installSmtpServerPatches();
     const settings = o.policy.cached().settings;
+    const gate = o.submission;
+    const logins: Partial<SMTPServerOptions> = gate
+      ? {
+          // 465: TLS from the first byte; 587: smtp-server refuses AUTH before STARTTLS
+          // ("538 5.7.0 Must issue a STARTTLS command first") and MAIL before AUTH (530).
+          secure: gate.implicitTls,
+          allowInsecureAuth: false,
+          authMethods: ['PLAIN', 'LOGIN'],
+          authOptional: false,
+          authRequiredMessage: '5.7.0 Authentication required',
+          onAuth: (auth, session, cb) => gate.onAuth(auth, session, cb),
+        }
+      : {
+          // The MX port takes no logins; submission with SASL is a separate listener.
+          disabledCommands: ['AUTH'],
+          authOptional: true,
+        };
     this.server = new SMTPServer({
       name: o.hostname,
-      banner: 'Hermes SEG',
+      banner: gate ? 'Hermes SEG submission' : 'Hermes SEG',
       ...o.certificates.serverOptions(),
       size: settings['smtp.maxMessageSize'],
       maxClients: settings['smtp.maxClients'],
       socketTimeout: settings['smtp.idleTimeoutSec'] * 1000,
       closeTimeout: 30_000,
-      // The MX port takes no logins; submission with SASL is a separate listener.
-      disabledCommands: ['AUTH'],
-      authOptional: true,
+      ...logins,
       // Reverse lookups go through our own resolver later, never through a blocking default.
       disableReverseLookup: true,
       hideDSN: true,
       hideENHANCEDSTATUSCODES: false,
       logger: false,
       // Early-talker detection for clients outside our own networks (0 = none).
-      greetPause: (ip: string) => (o.policy.cached().isRelayClient(normaliseIp(ip)) ? 0 : o.policy.cached().settings['smtp.greetPauseMs']),
+      greetPause: (ip: string) => (gate || o.policy.cached().isRelayClient(normaliseIp(ip)) ? 0 : o.policy.cached().settings['smtp.greetPauseMs']),
       onConnect: (session, cb) => this.#onConnect(session as Session, cb),
       onMailFrom: (address, session, cb) => this.#onMailFrom(address, session as Session, cb),
       onRcptTo: (address, session, cb) => this.#onRcptTo(address, session as Session, cb),
@@ -118,6 +139,11 @@ export class MxServer {
         resolve();
       });
     });
+  }
+
+  /** Submission over implicit TLS (465). */
+  get implicitTls(): boolean {
+    return this.o.submission?.implicitTls ?? false;
   }
 
   get listening(): boolean {
@@ -158,18 +184,42 @@ export class MxServer {
     );
   }
 
+  /** Our own client: in the relay networks, or (submission) signed in. */
+  #trusted(session: Session, st: SessionState, ip: string): boolean {
+    return this.o.submission ? !!userOf(session) : st.policy.isRelayClient(ip);
+  }
+
   #onMailFrom(address: SMTPServerAddress, session: Session, cb: (err?: Error | null) => void): void {
     const st = this.#state(session);
     st.recipients = new Map();
     st.rejectedRecipients = [];
     if (address.address.length > 320) return cb(smtpError(553, '5.1.7', 'Sender address too long'));
+    const refusal = this.o.submission ? this.o.submission.checkMailFrom(session, address.address) : this.#tlsRequiredRefusal(session, st, address.address);
+    if (refusal) {
+      this.o.log.info({ client: normaliseIp(session.remoteAddress), from: address.address, reply: refusal.code, why: refusal.message }, 'sender refused');
+      return cb(smtpError(refusal.code, refusal.enhanced, refusal.message));
+    }
     cb();
+  }
+
+  /** Partners that must use TLS (smtp.requireTlsFrom): 530 5.7.0 while the session is plain text. */
+  #tlsRequiredRefusal(session: Session, st: SessionState, mailFrom: string): SmtpReply | null {
+    if (session.secure) return null;
+    const rule = st.policy.settings['smtp.requireTlsFrom'];
+    if (!rule.domains.length && !rule.networks.length) return null;
+    const ip = normaliseIp(session.remoteAddress);
+    const domain = mailFrom.slice(mailFrom.lastIndexOf('@') + 1).toLowerCase();
+    const byDomain = !!domain && mailFrom.includes('@') && rule.domains.some((d) => domain === d.toLowerCase() || domain.endsWith(`.${d.toLowerCase()}`));
+    const byNetwork = rule.networks.length > 0 && requireTlsNetworks(rule.networks).contains(ip);
+    if (!byDomain && !byNetwork) return null;
+    return { code: 530, enhanced: '5.7.0', message: `Must issue a STARTTLS command first: mail ${byDomain ? `from ${domain}` : `from ${ip}`} must be sent over TLS` };
   }
 
   #onRcptTo(address: SMTPServerAddress, session: Session, cb: (err?: Error | null) => void): void {
     const st = this.#state(session);
     const ip = normaliseIp(session.remoteAddress);
-    const d = st.policy.decideRecipient(ip, address.address);
+    const trusted = this.#trusted(session, st, ip);
+    const d = st.policy.decideRecipient(ip, address.address, trusted);
     if (!d.ok) {
       st.rejectedRecipients.push(address.address);
       this.o.log.info({ client: ip, rcpt: address.address, reply: d.code }, 'recipient rejected');
@@ -187,7 +237,6 @@ export class MxServer {
       this.o.log.info({ client: ip, from: mailFrom, rcpt: address.address, reply: reply.code, why: reply.message }, why);
       cb(smtpError(reply.code, reply.enhanced, reply.message));
     };
-    const trusted = st.policy.isRelayClient(ip);
     const recipientCheck = () => {
       if (!this.o.rcptCheck) return accept();
       this.o.rcptCheck({ ip, trusted }, mailFrom, address.address).then(
@@ -247,12 +296,14 @@ export class MxServer {
     }
     const ip = normaliseIp(session.remoteAddress);
     const log = this.o.log.child({ queueId: id });
+    const user = userOf(session);
     const client = {
       ip,
       helo: session.hostNameAppearsAs || null,
       ptr: null,
       tls: session.secure ? tlsDescription(session) : null,
-      trusted: st.policy.isRelayClient(ip),
+      trusted: this.#trusted(session, st, ip),
+      ...(user ? { authenticatedUser: user.username } : {}),
     };
     const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     const recipients = [...st.recipients.values()];
@@ -276,6 +327,8 @@ export class MxServer {
       client: ip,
       helo: client.helo,
       tls: client.tls,
+      ...(session.secure ? { tlsVersion: tlsInfo(session)?.version ?? null, cipher: tlsInfo(session)?.name ?? null } : {}),
+      ...(user ? { authenticatedUser: user.username, authenticatedWith: user.via } : {}),
       size: raw.length,
       from: mailFrom,
       recipients: recipients.map((r) => r.address),
@@ -294,6 +347,14 @@ export class MxServer {
           message: `Error: bare ${v.kind === 'bare-lf' ? '<LF>' : '<CR>'} received (line endings must be CRLF)`,
         };
       } else if (raw !== received) ctx.trace('bare-lf', { action: 'normalized', firstAt: guard.violation?.offset });
+    }
+    // A signed-in user sends as themselves only, in the header as in the envelope.
+    if (!ctx.reject && this.o.submission) {
+      const refusal = this.o.submission.checkFromHeader(session, raw);
+      if (refusal) {
+        ctx.reject = refusal;
+        ctx.trace('rejected', { reply: refusal, reason: 'From: header not owned by the signed-in user', user: user?.username ?? null });
+      }
     }
     // Below the spool's free-space reserve: 452 before any work (stuck-mail, issue 11).
     if (!ctx.reject) await this.o.acceptor.ensureSpace(raw.length);
@@ -396,6 +457,7 @@ export class MxServer {
         toRows(id, events),
       );
     }
+    this.o.submission?.accepted(session);
     log.info({ from: mailFrom, rcpts: recipients.length, size: raw.length, copies: spooled.length, held: copies.length - spooled.length }, 'queued');
     return `Ok: queued as ${id}`;
   }
@@ -442,7 +504,23 @@ function eventRow(messageId: string, at: number, e: TraceEvent): NewEvent {
   return { message_id: messageId, at, type: e.type, recipient: typeof r === 'string' ? r : null, detail: JSON.stringify(e.detail ?? null) };
 }
 
+function tlsInfo(session: SMTPServerSession): { version?: string; name?: string } | null {
+  return (session as unknown as { tlsOptions?: { version?: string; name?: string } | false }).tlsOptions || null;
+}
+
+/** e.g. "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384" (the trace, and the Received header's "using"). */
 function tlsDescription(session: SMTPServerSession): string {
-  const t = (session as unknown as { tlsOptions?: { version?: string; name?: string } }).tlsOptions;
-  return t ? `${t.version ?? 'TLS'} ${t.name ?? ''}`.trim() : 'TLS';
+  const t = tlsInfo(session);
+  return t ? `${t.version ?? 'TLS'}${t.name ? ` with cipher ${t.name}` : ''}` : 'TLS';
+}
+
+const requireTlsSets = new WeakMap<readonly string[], NetworkSet>();
+/** The NetworkSet of smtp.requireTlsFrom.networks, built once per settings snapshot. */
+function requireTlsNetworks(networks: readonly string[]): NetworkSet {
+  let set = requireTlsSets.get(networks);
+  if (!set) {
+    set = new NetworkSet([...networks]);
+    requireTlsSets.set(networks, set);
+  }
+  return set;
 }

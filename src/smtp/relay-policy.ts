@@ -26,7 +26,8 @@ export class PolicySnapshot {
     return this.networks.contains(ip);
   }
 
-  decideRecipient(clientIp: string, address: string): RcptDecision {
+  /** `ourClient`: may relay anywhere (in the relay networks, or signed in on a submission port). */
+  decideRecipient(clientIp: string, address: string, ourClient = this.isRelayClient(clientIp)): RcptDecision {
     const addr = address.toLowerCase();
     const at = addr.lastIndexOf('@');
     if (at <= 0) return { ok: false, code: 501, enhanced: '5.1.3', message: 'Bad recipient address syntax' };
@@ -35,7 +36,7 @@ export class PolicySnapshot {
     if (relay) {
       // A client outside our networks cannot route through us to another domain (our own
       // clients may relay anywhere, so routing syntax gives them nothing new).
-      if (!this.settings['smtp.allowRoutedAddresses'] && !this.isRelayClient(clientIp) && hidesAnotherDestination(addr.slice(0, at))) {
+      if (!this.settings['smtp.allowRoutedAddresses'] && !ourClient && hidesAnotherDestination(addr.slice(0, at))) {
         return { ok: false, code: 554, enhanced: '5.7.1', message: `<${address}>: Relay access denied (sender-specified routing)` };
       }
       if (relay.recipient_mode === 'specified' && !this.recipients.has(addr) && !this.recipients.has(`*@${domain}`)) {
@@ -43,7 +44,7 @@ export class PolicySnapshot {
       }
       return { ok: true, route: formatRoute(routeFromNextHop(relay.next_hop, domain)), requireTls: relay.require_tls === 1, inbound: true };
     }
-    if (this.isRelayClient(clientIp)) {
+    if (ourClient) {
       const smarthost = this.settings['delivery.smarthost'];
       const route = smarthost ? { kind: 'host' as const, ...parseNextHop(smarthost) } : { kind: 'mx' as const, domain };
       return { ok: true, route: formatRoute(route), requireTls: false, inbound: false };

@@ -24,6 +24,9 @@ export interface TestGateway {
   httpPort: number;
   /** https://127.0.0.1:<httpPort> (self-signed certificate: see test/helpers/api.ts). */
   baseUrl: string;
+  /** Submission ports (STARTTLS, implicit TLS), when asked for with `submission: true`. */
+  submissionPort?: number;
+  submissionsPort?: number;
   dataDir: string;
   /** A database handle for configuring and inspecting the gateway. */
   db: Db;
@@ -46,6 +49,8 @@ export interface TestGatewayOptions {
   dnsServer?: string;
   /** Create the data directory below this one (e.g. a small tmpfs) instead of the system tmpdir. */
   parentDir?: string;
+  /** Open the submission listeners (587-style STARTTLS and 465-style implicit TLS) on free ports; off otherwise. */
+  submission?: boolean;
   /**
    * Run the SpamAssassin rule files (spam.saRules, on in production when they are
    * installed). Off by default here: compiling ~2,500 rules costs each gateway process a
@@ -81,13 +86,16 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
   const dataDir = o.dataDir ?? mkdtempSync(join(o.parentDir ?? tmpdir(), 'hermes-test-'));
   const port = await findFreePort();
   const httpPort = await findFreePort();
+  const submissionPort = o.submission ? await findFreePort() : undefined;
+  const submissionsPort = o.submission ? await findFreePort() : undefined;
   // Tests never ask the machine's resolvers: without a zone of its own, a gateway gets an
   // empty local DNS server (every name NXDOMAIN, answered at once).
   const ownDns = o.dnsServer ? null : await startTestDns({});
   // A given (restored) data directory keeps the database it has.
   const database = o.database ?? (testOnPostgres() && !o.dataDir ? await freshPostgresDatabase() : undefined);
   await initDataDir(
-    { dataDir, ...(database ? { database } : {}), hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1', dns: o.dnsServer ?? ownDns!.server },
+    { dataDir, ...(database ? { database } : {}), hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1',
+      submissionPort: submissionPort ? String(submissionPort) : 'off', submissionsPort: submissionsPort ? String(submissionsPort) : 'off', dns: o.dnsServer ?? ownDns!.server },
     () => {},
   );
   const db = openDatabase(loadConfig(dataDir).storage.database);
@@ -99,6 +107,7 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
     port,
     httpPort,
     baseUrl: `https://127.0.0.1:${httpPort}`,
+    ...(submissionPort ? { submissionPort, submissionsPort } : {}),
     dataDir,
     db,
     output: () => out,
@@ -122,6 +131,7 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
         await waitForPort(port, 60_000, () => child === c);
         // The HTTPS server starts right after the SMTP listener.
         await waitForPort(httpPort, 30_000, () => child === c);
+        if (submissionsPort) await waitForPort(submissionsPort, 30_000, () => child === c);
       } catch (err) {
         throw new Error(`${(err as Error).message}; gateway output:\n${out.slice(-3000)}`);
       }

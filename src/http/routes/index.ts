@@ -21,6 +21,7 @@ import { fileRuleRoutes } from './filerules.ts';
 import { filterPolicyRoutes } from './filter-policies.ts';
 import { ruleRoutes } from './rules.ts';
 import { metricsRoutes } from './metrics.ts';
+import { submissionRoutes } from './submission.ts';
 import { portalRoutes } from './portal.ts';
 
 export const ROUTE_MODULES: ReadonlyArray<{ name: string; routes: RouteModule }> = [
@@ -45,5 +46,6 @@ export const ROUTE_MODULES: ReadonlyArray<{ name: string; routes: RouteModule }>
   { name: 'bayes', routes: bayesRoutes },
   { name: 'engines', routes: engineRoutes },
   { name: 'metrics', routes: metricsRoutes },
+  { name: 'submission', routes: submissionRoutes },
   { name: 'portal', routes: portalRoutes },
 ];
