@@ -9,7 +9,7 @@ set -euo pipefail
 need=()
 # Debian packages the tests use; dpkg says which are missing (python3 on PATH may be
 # another interpreter, so the Python modules are checked as packages).
-for pkg in postfix postgresql swaks python3-dkim python3-nacl python3-yaml python3-authres openssl clamav clamav-daemon spamassassin spamd rspamd chromium fonts-dejavu-core gnupg gpg-agent qpdf poppler-utils; do
+for pkg in postfix postgresql swaks pebble python3-dkim python3-nacl python3-yaml python3-authres openssl clamav clamav-daemon spamassassin spamd rspamd chromium fonts-dejavu-core gnupg gpg-agent qpdf poppler-utils; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -62,6 +62,9 @@ import { openNotifier } from './notify/open-notifier.ts';
 import { startNotificationTimers } from './notify/timers.ts';
 import { TlsCertificates } from './tls/sni.ts';
 import { storeSource } from './tls/store-source.ts';
+import { startAcmeHttpServer, type AcmeHttpServer } from './tls/acme-http-server.ts';
+import { startCertificateRenewal } from './tls/renewal-timer.ts';
+import { trustAcmeCa } from './tls/acme.ts';
 
 export interface GatewayOptions {
   config: LoadedConfig;
@@ -93,6 +96,8 @@ export class Gateway {
   #purge: { stop(): void } | null = null;
   #traceRetention: { stop(): void } | null = null;
   #http: RunningHttpServer | null = null;
+  #acmeHttp: AcmeHttpServer | null = null;
+  #renewal: { stop(): void } | null = null;
   #masterKey: MasterKey | null = null;
   readonly #pool: SmtpClientPool;
   readonly #indexDb: Db;
@@ -297,6 +302,7 @@ export class Gateway {
     const policy = new PolicyStore(db);
     await policy.current();
     const config = o.config;
+    trustAcmeCa(config.acme.caFile);
     let masterKey: MasterKey | null = null;
     const certificates = await TlsCertificates.open({
       source: storeSource(db, () => (masterKey ??= loadMasterKey(config.masterKeyFile))),
@@ -320,6 +326,7 @@ export class Gateway {
       this.#purge = startQuarantinePurge({ service: this.quarantine.service, retentionDays: () => this.policy.cached().settings['quarantine.retentionDays'], log: this.#log });
       this.#notifyTimers = startNotificationTimers(this.notifier);
       this.#traceRetention = startTraceRetention({ db: this.db, retentionDays: () => this.policy.cached().settings['retention.traceDays'], log: this.#log });
+      this.#renewal = startCertificateRenewal({ db: this.db, masterKey: () => this.#loadMasterKey(), log: this.#log, intervalMs: this.#config.acme.renewCheckSeconds * 1000 });
     }
     await this.mx.listen();
     // startupMs: from this process's start to the listener being open (the figure an
@@ -330,6 +337,31 @@ export class Gateway {
       this.#log.info({ port: s.address.port, implicitTls: s.implicitTls }, 'submission listening');
     }
     await this.#startHttp();
+    await this.#startAcmeHttp();
+  }
+
+  #loadMasterKey(): MasterKey {
+    return (this.#masterKey ??= loadMasterKey(this.#config.masterKeyFile));
+  }
+
+  /**
+   * The port-80 listener for ACME http-01. Not fatal when the port is taken or not
+   * ours to bind: mail flows without it; ACME http-01 then fails with a clear error.
+   */
+  async #startAcmeHttp(): Promise<void> {
+    const l = this.#config.acme.http;
+    if (!l) return;
+    try {
+      this.#acmeHttp = await startAcmeHttpServer({ db: this.db, host: l.host, port: l.port, log: this.#log });
+      this.#log.info({ host: l.host, port: this.#acmeHttp.port }, 'ACME http-01 listening');
+    } catch (err) {
+      this.#log.warn({ err, host: l.host, port: l.port }, 'ACME http-01 listener not started: certificates from ACME by http-01 cannot be issued or renewed');
+    }
+  }
+
+  /** The port of the ACME http-01 listener (null: not running). */
+  get acmeHttpPort(): number | null {
+    return this.#acmeHttp?.port ?? null;
   }
 
   /** The HTTPS console and API; in a cluster each worker listens on the shared port. */
@@ -343,7 +375,7 @@ export class Gateway {
         db: this.db,
         config: c,
         log: this.#log,
-        masterKey: () => (this.#masterKey ??= loadMasterKey(c.masterKeyFile)),
+        masterKey: () => this.#loadMasterKey(),
         settings: async () => (await this.policy.current()).settings,
         gateway: this,
         smtpListening: () => this.mx.listening,
@@ -361,6 +393,8 @@ export class Gateway {
   async stop(deadlineMs = 10_000): Promise<void> {
     const t0 = Date.now();
     await this.#http?.close();
+    await this.#acmeHttp?.close();
+    this.#renewal?.stop();
     await Promise.all([this.mx, ...this.submission].map((s) => s.close(deadlineMs)));
     await this.scheduler.stop(Math.max(1000, deadlineMs - (Date.now() - t0)));
     this.#pool.close();

@@ -23,6 +23,9 @@ export interface InitOptions {
   /** Port of the implicit-TLS submission listener, or "off". */
   submissionsPort?: string;
   dns?: string;
+  /** Port of the ACME http-01 listener (default 80), "off" for none. */
+  acmeHttpPort?: string;
+  acmeHttpHost?: string;
   /** storage.database: a SQLite path or a postgres:// URL (several nodes share one PostgreSQL). */
   database?: string;
 }
@@ -47,6 +50,9 @@ export async function initDataDir(o: InitOptions, say: (s: string) => void = con
   if (o.smtpHost) cfg.smtp.mx.host = o.smtpHost;
   if (o.httpPort) cfg.http.port = parsePort(o.httpPort);
   if (o.httpHost) cfg.http.host = o.httpHost;
+  if (o.acmeHttpPort === 'off') cfg.acme.http = null;
+  else if (o.acmeHttpPort) cfg.acme.http = { host: cfg.acme.http?.host ?? '0.0.0.0', port: parsePort(o.acmeHttpPort) };
+  if (o.acmeHttpHost && cfg.acme.http) cfg.acme.http.host = o.acmeHttpHost;
   if (o.submissionPort) cfg.smtp.submission = o.submissionPort === 'off' ? null : { host: cfg.smtp.submission?.host ?? '0.0.0.0', port: parsePort(o.submissionPort) };
   if (o.submissionsPort) cfg.smtp.submissions = o.submissionsPort === 'off' ? null : { host: cfg.smtp.submissions?.host ?? '0.0.0.0', port: parsePort(o.submissionsPort) };
   // The submission listeners listen where the MX does.
@@ -86,6 +92,7 @@ export async function initDataDir(o: InitOptions, say: (s: string) => void = con
   const subs = loaded.smtp.submissions;
   say(`submission      ${sub ? `${sub.host}:${sub.port} (STARTTLS, then AUTH)` : 'off'}; ${subs ? `${subs.host}:${subs.port} (implicit TLS)` : 'implicit TLS off'}`);
   say(`HTTPS console   https://${loaded.http.host}:${loaded.http.port}/ (API /api/v1, reference /api/docs)`);
+  say(`ACME http-01    ${loaded.acme.http ? `http://${loaded.acme.http.host}:${loaded.acme.http.port}/.well-known/acme-challenge/` : 'off'}`);
 }
 
 function parsePort(s: string): number {
@@ -104,6 +111,8 @@ export function registerInit(program: Command): void {
       .option('--smtp-host <address>', 'address of the MX listener (default 0.0.0.0)')
       .option('--http-port <port>', 'port of the HTTPS console and API (default 8443)')
       .option('--http-host <address>', 'address of the HTTPS console and API (default 0.0.0.0)')
+      .option('--acme-http-port <port>', 'port of the plain-HTTP listener for ACME http-01 challenges (default 80; "off": none)')
+      .option('--acme-http-host <address>', 'address of the ACME http-01 listener (default 0.0.0.0)')
       .option('--submission-port <port>', 'port of mail submission with STARTTLS (default 587), or "off"')
       .option('--submissions-port <port>', 'port of mail submission over implicit TLS (default 465), or "off"')
       .option('--dns <servers>', 'comma-separated DNS servers (ip or ip:port); default: the system\'s')

@@ -35,7 +35,16 @@ export interface BootstrapConfig {
     /** Archive tier: the encrypted archive. */
     archive: string;
   };
+  /** The bootstrap certificate (self-signed by init), served only while the certificate store is empty. */
   tls: { cert: string; key: string };
+  acme: {
+    /** The plain-HTTP listener answering ACME http-01 challenges (null: none). */
+    http: ListenerConfig | null;
+    /** A CA file trusted for ACME directories besides the public roots (a private CA, pebble). */
+    caFile: string | null;
+    /** How often ACME certificates are checked for renewal (seconds). */
+    renewCheckSeconds: number;
+  };
   masterKeyFile: string;
   /** DNS servers ("ip" or "ip:port"); empty = the system's resolvers. */
   dnsServers: string[];
@@ -53,6 +62,7 @@ export function defaultBootstrap(hostname: string): BootstrapConfig {
     http: { host: '0.0.0.0', port: 8443 },
     storage: { database: 'hermes.db', spool: 'spool', data: 'data', archive: 'archive' },
     tls: { cert: 'tls/cert.pem', key: 'tls/key.pem' },
+    acme: { http: { host: '0.0.0.0', port: 80 }, caFile: null, renewCheckSeconds: 3600 },
     masterKeyFile: 'keys/master.key',
     dnsServers: [],
     workers: 0,
@@ -101,6 +111,7 @@ export function loadConfig(dataDir: string): LoadedConfig {
       archive: abs(cfg.storage.archive),
     },
     tls: { cert: abs(cfg.tls.cert), key: abs(cfg.tls.key) },
+    acme: { ...cfg.acme, caFile: cfg.acme.caFile ? abs(cfg.acme.caFile) : null },
     masterKeyFile: abs(cfg.masterKeyFile),
   };
 }
@@ -116,6 +127,7 @@ function mergeDefaults(raw: Partial<BootstrapConfig>): BootstrapConfig {
     http: { ...d.http, ...raw.http },
     storage: { ...d.storage, ...raw.storage },
     tls: { ...d.tls, ...raw.tls },
+    acme: { ...d.acme, ...raw.acme, http: raw.acme?.http === null ? null : { ...d.acme.http!, ...raw.acme?.http } },
     log: { ...d.log, ...raw.log },
     dnsServers: raw.dnsServers ?? d.dnsServers,
   };

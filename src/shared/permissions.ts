@@ -9,7 +9,7 @@ export type Role = (typeof ROLES)[number];
 export const RESOURCES = [
   'dashboard', 'domains', 'recipients', 'networks', 'smarthost', 'settings', 'queue', 'trace',
   'quarantine', 'lists', 'policies', 'rules', 'filerules', 'body', 'dkim', 'arc', 'dnsbl',
-  'bayes', 'malware', 'users', 'tokens', 'audit', 'system',
+  'bayes', 'malware', 'users', 'tokens', 'audit', 'system', 'certificates',
 ] as const;
 export type Resource = (typeof RESOURCES)[number];
 export type Permission = `${Resource}.${'read' | 'write'}`;

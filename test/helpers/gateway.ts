@@ -49,6 +49,8 @@ export interface TestGatewayOptions {
   dnsServer?: string;
   /** Create the data directory below this one (e.g. a small tmpfs) instead of the system tmpdir. */
   parentDir?: string;
+  /** Run the ACME http-01 listener on this loopback port (default: none, so tests never bind port 80). */
+  acmeHttpPort?: number;
   /** Open the submission listeners (587-style STARTTLS and 465-style implicit TLS) on free ports; off otherwise. */
   submission?: boolean;
   /**
@@ -95,7 +97,8 @@ export async function createTestGateway(o: TestGatewayOptions = {}): Promise<Tes
   const database = o.database ?? (testOnPostgres() && !o.dataDir ? await freshPostgresDatabase() : undefined);
   await initDataDir(
     { dataDir, ...(database ? { database } : {}), hostname: o.hostname ?? 'mx.gateway.test', smtpPort: String(port), smtpHost: '127.0.0.1', httpPort: String(httpPort), httpHost: '127.0.0.1',
-      submissionPort: submissionPort ? String(submissionPort) : 'off', submissionsPort: submissionsPort ? String(submissionsPort) : 'off', dns: o.dnsServer ?? ownDns!.server },
+      submissionPort: submissionPort ? String(submissionPort) : 'off', submissionsPort: submissionsPort ? String(submissionsPort) : 'off', dns: o.dnsServer ?? ownDns!.server,
+      ...(o.acmeHttpPort ? { acmeHttpPort: String(o.acmeHttpPort), acmeHttpHost: '127.0.0.1' } : { acmeHttpPort: 'off' }) },
     () => {},
   );
   const db = openDatabase(loadConfig(dataDir).storage.database);

@@ -52,7 +52,12 @@ export class TestCa {
     return { keyPem: readFileSync(join(d, 'key.pem'), 'utf8'), certPem: readFileSync(join(d, 'cert.pem'), 'utf8') };
   }
 
-  #sign(issuer: Issued, o: { subject: string; names?: string[]; ca?: boolean; fromDays?: number; toDays?: number }): Issued {
+  /** Signs a CSR (as a CA would) for `names`; returns the certificate PEM. */
+  signCsr(csrPem: string, names: string[]): string {
+    return this.#sign(this.intermediate, { subject: `/CN=${names[0]}`, names, csrPem }).certPem;
+  }
+
+  #sign(issuer: Issued, o: { subject: string; names?: string[]; ca?: boolean; fromDays?: number; toDays?: number; csrPem?: string }): Issued {
     const d = join(this.dir, `c${++this.#n}`);
     mkdirSync(d);
     writeFileSync(join(d, 'issuer.key'), issuer.keyPem);
@@ -63,9 +68,10 @@ export class TestCa {
       ? 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n'
       : `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${o.names!.map((n) => `DNS:${n}`).join(',')}\n`;
     writeFileSync(join(d, 'ca.cnf'), `[ca]\ndefault_ca=local\n[local]\ndir=.\ndatabase=index.txt\nserial=serial\nnew_certs_dir=.\ncertificate=issuer.pem\nprivate_key=issuer.key\ndefault_md=sha256\npolicy=any\nunique_subject=no\ncopy_extensions=none\n[any]\ncommonName=supplied\n[ext]\n${ext}`);
-    openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'key.pem', '-out', 'req.pem', '-subj', o.subject], d);
+    if (o.csrPem) writeFileSync(join(d, 'req.pem'), o.csrPem);
+    else openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'key.pem', '-out', 'req.pem', '-subj', o.subject], d);
     openssl(['ca', '-batch', '-config', 'ca.cnf', '-extensions', 'ext', '-in', 'req.pem', '-out', 'cert.pem', '-notext',
       '-startdate', when(o.fromDays ?? -1), '-enddate', when(o.toDays ?? 3000)], d);
-    return { keyPem: readFileSync(join(d, 'key.pem'), 'utf8'), certPem: readFileSync(join(d, 'cert.pem'), 'utf8') };
+    return { keyPem: o.csrPem ? '' : readFileSync(join(d, 'key.pem'), 'utf8'), certPem: readFileSync(join(d, 'cert.pem'), 'utf8') };
   }
 }
