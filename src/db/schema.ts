@@ -50,6 +50,10 @@ export interface RecipientsTable {
   next_attempt_at: number;
   last_reply: string | null;
   updated_at: number;
+  /** The node delivering this recipient now (null: nobody; see delivery/queue-lease.ts). */
+  lease_owner: string | null;
+  /** Until when that node holds it: past this, another node may take it over. */
+  lease_until: number | null;
 }
 
 export interface EventsTable {
@@ -294,6 +298,27 @@ export interface Database {
   acme_challenges: AcmeChallengesTable;
   smarthost_credentials: SmarthostCredentialsTable;
   encryption_keys: EncryptionKeysTable;
+  message_bytes: MessageBytesTable;
+  cluster_nodes: ClusterNodesTable;
+}
+
+/** A queued message's bytes (spool-file format) in chunks, when storage.messages is "database". */
+export interface MessageBytesTable {
+  message_id: string;
+  seq: number;
+  data: Buffer;
+}
+
+/** One row per gateway process sharing the database, with its last heartbeat. */
+export interface ClusterNodesTable {
+  name: string;
+  hostname: string;
+  pid: number;
+  version: string;
+  started_at: number;
+  heartbeat_at: number;
+  /** Recipients it held leases on at its last heartbeat. */
+  leases: number;
 }
 
 export type MessageRow = Selectable<MessagesTable>;
