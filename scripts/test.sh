@@ -46,6 +46,7 @@ PG_FILES=(
   test/unit/spool-recovery.test.ts
   test/unit/trace-retention.test.ts
   test/unit/trace-command.test.ts
+  test/unit/queue-lease.test.ts
   test/unit/tls-sni.test.ts
   test/unit/encryption-keys-repo.test.ts
   test/integration/api-filter.test.ts

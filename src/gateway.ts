@@ -2,6 +2,7 @@
 // pipeline, SMTP listener and delivery. Start order matters: the spool is reconciled
 // with the index before anything is delivered or accepted.
 import { readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from './config/bootstrap.ts';
 import { openDatabase, type Db } from './db/database.ts';
@@ -49,7 +50,9 @@ import { pdfMethod } from './pipeline/encrypt/pdf-method.ts';
 import { decryptStage, type InboundDecryptor } from './pipeline/encrypt/decrypt-stage.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
-import { Spool } from './spool/spool-file.ts';
+import type { Spool } from './spool/spool-file.ts';
+import { openSpool } from './spool/open-spool.ts';
+import { startNodeHeartbeat } from './ops/node-heartbeat.ts';
 import { Acceptor } from './spool/acceptor.ts';
 import { recoverSpool } from './spool/recovery.ts';
 import { SpoolSpace } from './spool/free-space.ts';
@@ -68,6 +71,9 @@ import { storeSource } from './tls/store-source.ts';
 import { startAcmeHttpServer, type AcmeHttpServer } from './tls/acme-http-server.ts';
 import { startCertificateRenewal } from './tls/renewal-timer.ts';
 import { trustAcmeCa } from './tls/acme.ts';
+
+/** The version recorded with each node's heartbeat. */
+const GATEWAY_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface GatewayOptions {
   config: LoadedConfig;
@@ -93,6 +99,9 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   /** The stage list (read by bench/pipeline.ts, which times each stage). */
   readonly pipeline: Pipeline;
+  /** This worker's name in the cluster: it holds its queue leases under it. */
+  readonly nodeName: string;
+  #heartbeat: { stop(): void } | null = null;
   /** Digests, held-message notices, admin notifications: mail the gateway writes itself. */
   readonly notifier: NotifyContext;
   #notifyTimers: { stop(): void } | null = null;
@@ -124,7 +133,8 @@ export class Gateway {
     const dns = new DnsResolver({ servers: config.dnsServers.length ? config.dnsServers : undefined });
     this.#node = node;
     this.#workers = o.workers ?? 1;
-    this.spool = new Spool(config.storage.spool, node);
+    this.nodeName = `${config.nodeName ?? osHostname()}/${node}`;
+    this.spool = openSpool(config, db, node);
     // The index writer has a connection of its own without a busy timeout (it retries on
     // a timer); see IndexWriter.
     this.#indexDb = openDatabase(config.storage.database, { synchronous: 'NORMAL', busyTimeoutMs: 0 });
@@ -251,7 +261,7 @@ export class Gateway {
       policy,
       hostname: config.hostname,
       node,
-      workers: o.workers ?? 1,
+      owner: this.nodeName,
       log,
       ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
     });
@@ -325,6 +335,10 @@ export class Gateway {
     const nodes = [...new Set([this.#node, ...(await this.spool.nodes()).filter((n) => n % this.#workers === this.#node)])];
     const rec = await recoverSpool(this.db, this.spool, this.index, this.#log, nodes);
     if (rec.reindexed || rec.removed || rec.damaged) this.#log.info(rec, 'spool recovered');
+    await this.scheduler.releaseOwnLeases();
+    const heartbeat = startNodeHeartbeat({ db: this.db, name: this.nodeName, version: GATEWAY_VERSION, log: this.#log });
+    this.#heartbeat = heartbeat;
+    await heartbeat.beat().catch((err: unknown) => this.#log.warn({ err }, 'could not record the node heartbeat'));
     const resumed = await this.scheduler.resumeAll();
     if (resumed) this.#log.info({ deliveries: resumed }, 'resuming pending deliveries');
     this.scheduler.start();
@@ -408,6 +422,7 @@ export class Gateway {
     this.#purge?.stop();
     this.#notifyTimers?.stop();
     this.#traceRetention?.stop();
+    this.#heartbeat?.stop();
     this.certificates.close();
     await this.quarantine.close();
     await this.index.flush();

@@ -29,6 +29,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ['dns'], load: async () => (await import('./dns-records-command.ts')).registerDnsRecords },
   { names: ['install-service'], load: async () => (await import('./install-service-command.ts')).registerInstallService },
   { names: ['external'], load: async () => (await import('./external-commands.ts')).registerExternal },
+  { names: ['db'], load: async () => (await import('./db-command.ts')).registerDb },
   { names: ['selftest'], load: async () => (await import('./selftest-command.ts')).registerSelftest },
   { names: ['backup', 'restore'], load: async () => (await import('./backup-commands.ts')).registerBackup },
   { names: ['admin'], load: async () => (await import('./admin-commands.ts')).registerAdmin },

@@ -3,7 +3,7 @@
 // lives in the database and is edited through the CLI, API or console.
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve, isAbsolute } from 'node:path';
-import { resolveDatabaseLocation } from '../db/location.ts';
+import { isPostgresLocation, resolveDatabaseLocation } from '../db/location.ts';
 
 export interface ListenerConfig {
   host: string;
@@ -28,8 +28,14 @@ export interface BootstrapConfig {
      * several gateway nodes can share.
      */
     database: string;
-    /** Spool: messages waiting for delivery. */
+    /** Spool: messages waiting for delivery (when storage.messages is "spool"). */
     spool: string;
+    /**
+     * Where queued messages' bytes live: "spool" (files in storage.spool, fsync'd; the
+     * default on SQLite) or "database" (chunks in the database, committed with the index;
+     * the default on PostgreSQL, so every node sharing it can deliver every message).
+     */
+    messages?: 'spool' | 'database';
     /** Data tier: quarantine and other long-lived message stores. */
     data: string;
     /** Archive tier: the encrypted archive. */
@@ -50,10 +56,23 @@ export interface BootstrapConfig {
   dnsServers: string[];
   /** Number of gateway worker processes sharing the listeners (0 = one per CPU core). */
   workers: number;
+  /**
+   * This node's name among the gateways sharing one database (default: the machine's host
+   * name). Its workers hold queue leases as "<nodeName>/<worker>", so it must be unique:
+   * two nodes on one machine need names of their own.
+   */
+  nodeName?: string;
   log: { level: string };
 }
 
 export const CONFIG_FILE_NAME = 'hermes.json';
+
+/** Where this configuration keeps queued messages' bytes (see storage.messages). */
+export function messagesInDatabase(cfg: Pick<BootstrapConfig, 'storage'>): boolean {
+  const m = cfg.storage.messages;
+  if (m !== undefined && m !== 'spool' && m !== 'database') throw new Error(`storage.messages must be "spool" or "database", not ${JSON.stringify(m)}`);
+  return (m ?? (isPostgresLocation(cfg.storage.database) ? 'database' : 'spool')) === 'database';
+}
 
 export function defaultBootstrap(hostname: string): BootstrapConfig {
   return {
@@ -107,6 +126,7 @@ export function loadConfig(dataDir: string): LoadedConfig {
     storage: {
       database: resolveDatabaseLocation(cfg.storage.database, base),
       spool: abs(cfg.storage.spool),
+      ...(cfg.storage.messages ? { messages: cfg.storage.messages } : {}),
       data: abs(cfg.storage.data),
       archive: abs(cfg.storage.archive),
     },

@@ -36,6 +36,11 @@ export interface Settings {
   'delivery.retry': RetryPolicy;
   /** Pending recipients the scheduler loads per poll (per worker); the rest follow as these finish. */
   'delivery.resumeBatch': number;
+  /**
+   * How long a node holds the recipients it is delivering (renewed while it works on
+   * them): when a node dies, the others take its mail over once this has passed.
+   */
+  'delivery.leaseSec': number;
   /** Free bytes kept on the spool's filesystem: below this, new mail gets 452 4.3.1 (mail already accepted still has room). */
   'spool.minFreeBytes': number;
   /** Return only the headers of a bounced message in its DSN, or the full message. */
@@ -260,6 +265,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'delivery.connectTimeoutSec': 30,
   'delivery.retry': DEFAULT_RETRY_POLICY,
   'delivery.resumeBatch': 5000,
+  'delivery.leaseSec': 60,
   'spool.minFreeBytes': 100 * 1024 * 1024,
   'dsn.returnContent': 'headers',
   'auth.verify': true,

@@ -1,6 +1,6 @@
 // Table types for Kysely. Timestamps are integer milliseconds since the epoch, booleans
 // are integers 0/1: both map the same way on SQLite and PostgreSQL.
-import type { Generated, Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 export interface MigrationsTable {
   version: number;
@@ -50,6 +50,10 @@ export interface RecipientsTable {
   next_attempt_at: number;
   last_reply: string | null;
   updated_at: number;
+  /** The node delivering this recipient now (null: nobody; see delivery/queue-lease.ts). */
+  lease_owner: string | null;
+  /** Until when that node holds it: past this, another node may take it over. */
+  lease_until: number | null;
 }
 
 export interface EventsTable {
@@ -294,6 +298,27 @@ export interface Database {
   acme_challenges: AcmeChallengesTable;
   smarthost_credentials: SmarthostCredentialsTable;
   encryption_keys: EncryptionKeysTable;
+  message_bytes: MessageBytesTable;
+  cluster_nodes: ClusterNodesTable;
+}
+
+/** A queued message's bytes (spool-file format) in chunks, when storage.messages is "database". */
+export interface MessageBytesTable {
+  message_id: string;
+  seq: number;
+  data: Buffer;
+}
+
+/** One row per gateway process sharing the database, with its last heartbeat. */
+export interface ClusterNodesTable {
+  name: string;
+  hostname: string;
+  pid: number;
+  version: string;
+  started_at: number;
+  heartbeat_at: number;
+  /** Recipients it held leases on at its last heartbeat. */
+  leases: number;
 }
 
 export type MessageRow = Selectable<MessagesTable>;
@@ -321,6 +346,8 @@ export interface UsersTable {
   totp_secret_sealed: string | null;
   totp_enabled: number;
   recovery_codes_json: string | null;
+  /** The TOTP time step last used (sign-in or enrolment); only later steps are accepted. */
+  totp_last_step: ColumnType<number | null, number | null | undefined, number | null>;
   disabled: number;
   created_at: number;
   updated_at: number;

@@ -3,7 +3,12 @@
 // when its next-attempt time is due, a batch per poll, so no backlog is too large to
 // resume. The rule: every pending recipient is either being attempted or has a
 // next-attempt time this poll reaches; a failure nobody foresaw defers it, never strands it.
-import { sql } from 'kysely';
+//
+// Several workers, and several gateway nodes on one PostgreSQL, work one queue: a
+// recipient is delivered by the node holding its lease (db/repos/queue-lease.ts). A node
+// leases the mail it accepts, claims due mail nobody holds (or whose holder died: its
+// lease ran out), renews its leases while it delivers, and drops each lease when the
+// attempt is recorded; only the holder's record counts.
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
 import type { MessageDirection } from '../db/schema.ts';
@@ -17,6 +22,10 @@ import { ConnectionFailure, type RecipientResult, type SmtpClientPool } from './
 import { parseRoute } from './route.ts';
 import { nextAttempt } from './retry-schedule.ts';
 import { sendBounce } from './bounce.ts';
+import { claimDueRecipients, releaseLeases, renewLeases, type ClaimedRecipient } from '../db/repos/queue-lease.ts';
+
+/** The shortest lease, whatever delivery.leaseSec says: renewals must have time to land. */
+const MIN_LEASE_MS = 5000;
 
 export interface DeliveryJob {
   messageId: string;
@@ -44,8 +53,8 @@ export interface SchedulerOptions {
   policy: PolicyStore;
   hostname: string;
   node: number;
-  /** Worker count: this worker delivers messages whose node % workers == node. */
-  workers: number;
+  /** Who holds the leases this scheduler takes: unique among the nodes sharing the database. */
+  owner: string;
   log: Logger;
   pollIntervalMs?: number;
   maxConcurrent?: number;
@@ -61,6 +70,7 @@ export class DeliveryScheduler {
   #running = 0;
   #stopping = false;
   #timer: NodeJS.Timeout | null = null;
+  #renewTimer: NodeJS.Timeout | null = null;
   #polling = false;
   #idle: Array<() => void> = [];
   readonly #maxConcurrent: number;
@@ -68,22 +78,62 @@ export class DeliveryScheduler {
   constructor(private readonly o: SchedulerOptions) {
     this.#maxConcurrent = o.maxConcurrent ?? 200;
     o.acceptor.onAccepted((m) => this.enqueueAccepted(m));
+    // Mail this node accepts is leased to it in the same commit: it delivers it at once,
+    // and no other node's poll takes it meanwhile.
+    o.acceptor.leaseWith(() => ({ owner: o.owner, until: this.leaseUntil() }));
+  }
+
+  /** The lease length now (delivery.leaseSec, at least MIN_LEASE_MS). */
+  leaseMs(): number {
+    return Math.max(MIN_LEASE_MS, this.o.policy.cached().settings['delivery.leaseSec'] * 1000);
+  }
+
+  /** Until when a lease taken now runs (also used by the acceptor for fresh mail). */
+  leaseUntil(now = Date.now()): number {
+    return now + this.leaseMs();
+  }
+
+  /**
+   * Before the first poll: this node, (re)starting, delivers nothing yet, so leases held
+   * under its name by an earlier run are let go at once rather than left to run out.
+   */
+  async releaseOwnLeases(): Promise<void> {
+    await this.o.index.op(async (db) => void (await releaseLeases(db, this.o.owner)));
   }
 
   start(): void {
     const interval = this.o.pollIntervalMs ?? 1000;
     this.#timer = setInterval(() => void this.pollDue(), interval);
     this.#timer.unref();
+    this.#scheduleRenewal();
   }
 
-  /** Stops starting deliveries and waits (until the deadline) for those under way. */
+  /** Leases are renewed at a third of their length: two renewals can fail before one runs out. */
+  #scheduleRenewal(): void {
+    if (this.#stopping) return;
+    this.#renewTimer = setTimeout(() => {
+      const until = this.leaseUntil();
+      this.o.index
+        .op(async (db) => void (await renewLeases(db, this.o.owner, until)))
+        .catch((err: unknown) => this.o.log.error({ err }, 'could not renew the delivery leases'))
+        .finally(() => this.#scheduleRenewal());
+    }, this.leaseMs() / 3);
+    this.#renewTimer.unref();
+  }
+
+  /** Stops starting deliveries, waits (until the deadline) for those under way, lets go of the rest. */
   async stop(deadlineMs: number): Promise<void> {
     this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#renewTimer) clearTimeout(this.#renewTimer);
     this.#waiting.length = 0;
     if (this.#running > 0) {
       await Promise.race([new Promise<void>((r) => this.#idle.push(r)), new Promise((r) => setTimeout(r, deadlineMs).unref())]);
     }
+    // What was waiting for a slot, and what is still running past the deadline, goes back
+    // to the queue for any node (a delivery still running may then be repeated: a
+    // duplicate, never a loss).
+    await this.o.index.op((db) => releaseLeases(db, this.o.owner).then(() => {})).catch((err: unknown) => this.o.log.error({ err }, 'could not release the delivery leases'));
   }
 
   get activeDeliveries(): number {
@@ -146,29 +196,13 @@ export class DeliveryScheduler {
     const now = Date.now();
     const batch = Math.max(1, this.o.policy.cached().settings['delivery.resumeBatch']);
     for (const [key, until] of this.#heldUntil) if (until <= now) this.#heldUntil.delete(key);
-    const rows = await this.o.db
-      .selectFrom('recipients')
-      .where('recipients.status', 'in', ['queued', 'deferred'])
-      .where('recipients.next_attempt_at', '<=', now)
-      .innerJoin('messages', 'messages.id', 'recipients.message_id')
-      .where(sql<number>`messages.node % ${this.o.workers}`, '=', this.o.node)
-      .where('messages.state', '=', 'queued')
-      .select([
-        'recipients.message_id',
-        'recipients.idx',
-        'recipients.address',
-        'recipients.route',
-        'recipients.require_tls',
-        'recipients.attempts',
-        'recipients.first_attempt_at',
-        'messages.spool_file',
-        'messages.mail_from',
-        'messages.direction',
-        'messages.received_at',
-      ])
-      .orderBy('recipients.next_attempt_at')
-      .limit(batch)
-      .execute();
+    // Claimed inside the index writer's transaction: on SQLite it waits for the write lock
+    // on a timer instead of blocking the event loop, and the leases commit with the batch.
+    let rows: ClaimedRecipient[] = [];
+    const until = this.leaseUntil(now);
+    await this.o.index.op(async (trx) => {
+      rows = await claimDueRecipients(trx, this.o.owner, now, until, batch);
+    });
     const jobs = new Map<string, DeliveryJob>();
     for (const r of rows) {
       const rcptKey = `${r.message_id}:${r.idx}`;
@@ -181,7 +215,7 @@ export class DeliveryScheduler {
           file: r.spool_file,
           mailFrom: r.mail_from,
           direction: r.direction,
-          receivedAt: Number(r.received_at),
+          receivedAt: r.received_at,
           route: r.route,
           requireTls: r.require_tls === 1,
           rcpts: [],
@@ -193,7 +227,7 @@ export class DeliveryScheduler {
       }
       job.rcpts.push({ idx: r.idx, address: r.address });
       job.attempts = Math.max(job.attempts, r.attempts);
-      const first = r.first_attempt_at === null ? null : Number(r.first_attempt_at);
+      const first = r.first_attempt_at;
       if (first !== null) job.firstAttemptAt = job.firstAttemptAt === null ? first : Math.min(job.firstAttemptAt, first);
     }
     for (const job of jobs.values()) this.#submit(job);
@@ -317,11 +351,14 @@ export class DeliveryScheduler {
       const up = (idx: number[], set: Record<string, unknown>) =>
         db
           .updateTable('recipients')
-          .set((eb) => ({ ...set, updated_at: now, attempts: eb('attempts', '+', 1), first_attempt_at: eb.fn.coalesce('first_attempt_at', eb.val(now)) }))
+          .set((eb) => ({ ...set, updated_at: now, attempts: eb('attempts', '+', 1), first_attempt_at: eb.fn.coalesce('first_attempt_at', eb.val(now)), lease_owner: null, lease_until: null }))
           .where('message_id', '=', job.messageId)
           .where('idx', 'in', idx)
           // Deleted from the queue while this attempt ran: it stays deleted.
           .where('status', 'in', ['queued', 'deferred'])
+          // Only the lease holder records: a node whose lease ran out (it stalled) and was
+          // taken over leaves the record to the node that took it.
+          .where('lease_owner', '=', this.o.owner)
           .execute();
       if (delivered.length) await up(delivered, { status: 'delivered', last_reply: deliveredReply });
       for (const f of failed) await up([f.idx], { status: f.expired ? 'expired' : 'bounced', last_reply: f.reply });
@@ -393,10 +430,11 @@ export class DeliveryScheduler {
       await this.o.index.op(async (db) => {
         await db
           .updateTable('recipients')
-          .set((eb) => ({ status: 'deferred', next_attempt_at: retryAt, updated_at: now, attempts: eb('attempts', '+', 1), last_reply: `local error: ${(err as Error)?.message ?? String(err)}`.slice(0, 500) }))
+          .set((eb) => ({ status: 'deferred', next_attempt_at: retryAt, updated_at: now, attempts: eb('attempts', '+', 1), last_reply: `local error: ${(err as Error)?.message ?? String(err)}`.slice(0, 500), lease_owner: null, lease_until: null }))
           .where('message_id', '=', job.messageId)
           .where('idx', 'in', idx)
           .where('status', 'in', ['queued', 'deferred'])
+          .where('lease_owner', '=', this.o.owner)
           .execute();
       });
     } catch (writeErr) {

@@ -5,7 +5,7 @@ import type { LoadedConfig } from '../config/bootstrap.ts';
 import type { Db } from '../db/database.ts';
 import { PolicyStore } from '../smtp/relay-policy.ts';
 import type { Acceptor } from '../spool/acceptor.ts';
-import { Spool } from '../spool/spool-file.ts';
+import { openSpool } from '../spool/open-spool.ts';
 import { QuarantineService, type HamLearner } from './quarantine-service.ts';
 import { QuarantineStore, quarantineDir } from './quarantine-store.ts';
 import { AcceptorReleaseQueue, SpoolReleaseQueue, type ReleaseQueue } from './release-queue.ts';
@@ -29,7 +29,7 @@ export interface OpenedQuarantine {
 
 export function openQuarantine(o: OpenQuarantineOptions): OpenedQuarantine {
   const store = new QuarantineStore({ db: o.db, dir: quarantineDir(o.config.storage.data), masterKeyFile: o.config.masterKeyFile });
-  const offline = o.acceptor ? null : new SpoolReleaseQueue(new Spool(o.config.storage.spool, 0), o.db);
+  const offline = o.acceptor ? null : new SpoolReleaseQueue(openSpool(o.config, o.db, 0), o.db);
   const releaseQueue = o.acceptor ? new AcceptorReleaseQueue(o.acceptor.acceptor, o.acceptor.node) : offline!;
   const policy = o.policy ?? new PolicyStore(o.db);
   const service = new QuarantineService({ store, releaseQueue, policy: () => policy.current(), ...(o.learnHam ? { learnHam: o.learnHam } : {}) });

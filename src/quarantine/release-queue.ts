@@ -42,9 +42,9 @@ export class SpoolReleaseQueue implements ReleaseQueue {
 
   async enqueue(envelope: SpoolEnvelope, message: Buffer, events: NewEvent[]): Promise<void> {
     await this.spool.init();
-    const { file } = await this.spool.write(envelope, [message]);
+    const { file, commit } = await this.spool.write(envelope, [message]);
     try {
-      await this.#dirSync.sync(this.spool.dirOf(file));
+      if (!commit) await this.#dirSync.sync(this.spool.dirOf(file));
       const [msg, rcpts, evs] = indexRows(envelope, file, message.length, events);
       const now = Date.now();
       await this.db.transaction().execute(async (trx) => {
@@ -52,6 +52,7 @@ export class SpoolReleaseQueue implements ReleaseQueue {
         // "deferred, due now": what a running gateway's retry poll picks up.
         await trx.insertInto('recipients').values(rcpts.map((r) => ({ ...r, status: 'deferred' as const, next_attempt_at: now }))).execute();
         await trx.insertInto('events').values(evs).execute();
+        await commit?.(trx);
       });
     } catch (err) {
       await this.spool.remove(file).catch(() => {});

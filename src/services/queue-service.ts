@@ -23,6 +23,8 @@ import { decodeCursor, pageSize, toPage, type Page } from './page.ts';
 import { ServiceError } from './service-error.ts';
 import { invalid, iso } from './validation.ts';
 import type { QueueEntry } from '../shared/queue.ts';
+import { isDbSpoolFile } from '../spool/db-spool.ts';
+import { deleteMessageBytes } from '../db/repos/message-bytes.ts';
 
 export type { QueueEntry };
 
@@ -140,6 +142,7 @@ export async function deleteQueued(db: Db, actor: Actor, id: string, spoolDir: s
     });
     return n;
   });
-  await unlink(join(spoolDir, msg.spool_file)).catch(() => {});
+  if (isDbSpoolFile(msg.spool_file)) await deleteMessageBytes(db, mid);
+  else await unlink(join(spoolDir, msg.spool_file)).catch(() => {});
   return { id: mid, recipients: n };
 }

@@ -22,6 +22,7 @@ const KEEP_IN_MEMORY_BYTES = 1024 * 1024;
 export class Acceptor {
   readonly #dirSync = new DirSync();
   readonly #listeners: Array<(m: AcceptedMessage) => void> = [];
+  #lease: (() => RecipientLease) | null = null;
 
   constructor(
     private readonly spool: Spool,
@@ -43,6 +44,11 @@ export class Acceptor {
     return this.space?.low ?? false;
   }
 
+  /** The lease accepted mail's recipients get (the delivery scheduler's: it delivers them). */
+  leaseWith(fn: () => RecipientLease): void {
+    this.#lease = fn;
+  }
+
   /** Called with every message once it is durable (the delivery scheduler listens). */
   onAccepted(fn: (m: AcceptedMessage) => void): void {
     this.#listeners.push(fn);
@@ -51,11 +57,17 @@ export class Acceptor {
   /** `commitWith` runs in the same transaction as the message's index rows. */
   async accept(envelope: SpoolEnvelope, message: Buffer[], extraEvents: NewEvent[] = [], commitWith?: (db: Db) => Promise<void>): Promise<AcceptedMessage> {
     const size = message.reduce((n, b) => n + b.length, 0);
-    const { file } = await this.spool.write(envelope, message);
+    const { file, commit } = await this.spool.write(envelope, message);
     try {
-      await this.#dirSync.sync(this.spool.dirOf(file));
-      // Queued in the same tick, both go into the index writer's next batch: one transaction.
-      await Promise.all([this.index.insertMessage(...indexRows(envelope, file, size, extraEvents)), ...(commitWith ? [this.index.op(commitWith)] : [])]);
+      // A spool file is durable once its directory entry is; bytes kept in the database
+      // are durable with the commit below.
+      if (!commit) await this.#dirSync.sync(this.spool.dirOf(file));
+      // Queued in the same tick, all go into the index writer's next batch: one transaction.
+      await Promise.all([
+        this.index.insertMessage(...indexRows(envelope, file, size, extraEvents, this.#lease?.() ?? null)),
+        ...(commit ? [this.index.op(commit)] : []),
+        ...(commitWith ? [this.index.op(commitWith)] : []),
+      ]);
     } catch (err) {
       // Not acknowledged, so not kept: the client will retry.
       await this.spool.remove(file).catch(() => {});
@@ -73,8 +85,17 @@ export class Acceptor {
   }
 }
 
-/** Index rows for a spooled message; also used to rebuild the index from spool files. */
-export function indexRows(env: SpoolEnvelope, file: string, size: number, extraEvents: NewEvent[] = []) {
+/** Who delivers a recipient, until when (see db/repos/queue-lease.ts). */
+export interface RecipientLease {
+  owner: string;
+  until: number;
+}
+
+/**
+ * Index rows for a spooled message; also used to rebuild the index from spool files.
+ * Without a lease the recipients are free for any node's poll to claim.
+ */
+export function indexRows(env: SpoolEnvelope, file: string, size: number, extraEvents: NewEvent[] = [], lease: RecipientLease | null = null) {
   const now = Date.now();
   const recipients: NewRecipient[] = env.recipients.map((r, idx) => ({
     message_id: env.id,
@@ -89,6 +110,8 @@ export function indexRows(env: SpoolEnvelope, file: string, size: number, extraE
     next_attempt_at: env.receivedAt,
     last_reply: null,
     updated_at: now,
+    lease_owner: lease?.owner ?? null,
+    lease_until: lease?.until ?? null,
   }));
   const events: NewEvent[] = [
     ...extraEvents,

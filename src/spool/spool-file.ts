@@ -6,6 +6,7 @@
 import { open, readFile, unlink, mkdir, readdir } from 'node:fs/promises';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { Db } from '../db/database.ts';
 import type { MessageDirection } from '../db/schema.ts';
 
 const MAGIC = 'HSPOOL1';
@@ -30,6 +31,23 @@ export interface SpoolEnvelope {
 }
 
 export class TruncatedSpoolFile extends Error {}
+
+/** What write() did: the file name, and for a database spool the write to commit with the index rows. */
+export interface SpoolWrite {
+  file: string;
+  dataOffset: number;
+  /** Present when the bytes are not durable yet: run it in the index rows' transaction. */
+  commit?: (db: Db) => Promise<void>;
+}
+
+/** A spool file's bytes: header line, envelope JSON (with the message size), message. */
+export function encodeSpoolFile(env: SpoolEnvelope, message: Buffer[]): { bytes: Buffer; parts: Buffer[]; dataOffset: number } {
+  const size = message.reduce((n, b) => n + b.length, 0);
+  const json = Buffer.from(JSON.stringify({ ...env, size }));
+  const head = Buffer.from(`${MAGIC} ${json.length}\n`);
+  const parts = [head, json, Buffer.from('\n'), ...message];
+  return { bytes: Buffer.concat(parts), parts, dataOffset: head.length + json.length + 1 };
+}
 
 /**
  * Layout: <dir>/<node>/<last hex digit of the id>/<id>. Each gateway worker ("node")
@@ -58,7 +76,7 @@ export class Spool {
    * Writes envelope and message and fsyncs the file. The directory entry is made durable
    * by a DirSync of dirOf(file), shared by the messages finishing together.
    */
-  async write(env: SpoolEnvelope, message: Buffer[]): Promise<{ file: string; dataOffset: number }> {
+  async write(env: SpoolEnvelope, message: Buffer[]): Promise<SpoolWrite> {
     const file = this.fileFor(env.id);
     const size = message.reduce((n, b) => n + b.length, 0);
     const json = Buffer.from(JSON.stringify({ ...env, size }));

@@ -33,6 +33,8 @@ export async function purgeFinishedTraces(db: Db, olderThan: number, batchSize =
       await trx.deleteFrom('events').where('message_id', 'in', ids).execute();
       await trx.deleteFrom('recipients').where('message_id', 'in', ids).execute();
       await trx.deleteFrom('messages').where('id', 'in', ids).execute();
+      // Bytes left behind by a crash between "done" and their removal.
+      await trx.deleteFrom('message_bytes').where('message_id', 'in', ids).execute();
       return ids.length;
     });
     if (!n) break;
