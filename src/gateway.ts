@@ -38,6 +38,9 @@ import { dkimSignStage } from './pipeline/sign/sign-stage.ts';
 import { encryptStage } from './pipeline/encrypt/encrypt-stage.ts';
 import { sideMailSender } from './pipeline/encrypt/side-mail.ts';
 import type { EncryptionMethod } from './pipeline/encrypt/method.ts';
+import { SmimeKeyring } from './pipeline/encrypt/smime-keyring.ts';
+import { smimeMethod } from './pipeline/encrypt/smime-method.ts';
+import { smimeInboundStage } from './pipeline/encrypt/smime-inbound-stage.ts';
 import { pgpMethod } from './pipeline/encrypt/pgp-method.ts';
 import { PgpKeyStore } from './pipeline/encrypt/pgp-key-store.ts';
 import { PgpKeyGenerator } from './pipeline/encrypt/pgp-key-generator.ts';
@@ -170,10 +173,12 @@ export class Gateway {
     };
     const timed = (stage: Stage) => this.metrics.timed(stage);
     // The encryption methods, tried in FALLBACK_ORDER (S/MIME, PGP, PDF) by the encrypt stage.
+    const smimeKeys = new SmimeKeyring({ db, masterKey: () => (this.#masterKey ??= loadMasterKey(config.masterKeyFile)), serial, hostname: config.hostname, log });
     const isInternal = (address: string) => policy.cached().domains.has(address.slice(address.lastIndexOf('@') + 1).toLowerCase());
     const pgpKeys = new PgpKeyStore({ db, masterKey: () => (this.#masterKey ??= loadMasterKey(config.masterKeyFile)), serial });
     const pgpKeyGenerator = new PgpKeyGenerator(pgpKeys, log);
     const encryptionMethods: EncryptionMethod[] = [
+      smimeMethod({ keyring: smimeKeys, settings: currentSettings, isInternal }),
       pgpMethod({ keys: pgpKeys, generator: pgpKeyGenerator, settings: currentSettings, isInternal, wkd: (a) => lookupWkd(a, { lookup: resolverLookup(dns.a), timeoutMs: 3000 }) }),
       pdfMethod({ hostname: config.hostname }),
     ];
@@ -183,6 +188,8 @@ export class Gateway {
       [
         verifyStage({ authservId: config.hostname, resolver: dns.resolve, settings: currentSettings }),
         receivedHeaderStage(config.hostname),
+        // Decrypted before the filters, so they judge the content (docs/encryption.md).
+        smimeInboundStage({ keyring: smimeKeys, settings: currentSettings }),
         dnsblRejectStage({ lookup: (n) => dns.a(n), settings: currentSettings }),
         pgpInboundStage({ keys: pgpKeys, settings: currentSettings }),
         decryptStage({ decryptors: () => inboundDecryptors, settings: currentSettings, isInternal }),

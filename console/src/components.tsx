@@ -1,7 +1,7 @@
 // Building blocks every page uses: loading data with its error and empty states,
 // tables, forms, notices. All text from the server goes in as text, never as HTML.
-import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { cloneElement, isValidElement, type ComponentChildren, type VNode } from 'preact';
+import { useCallback, useEffect, useId, useState } from 'preact/hooks';
 import { ApiError, isMissingApi } from './api.ts';
 
 export interface Loaded<T> {
@@ -117,13 +117,16 @@ export function useAction(): { busy: boolean; error: unknown; run: (fn: () => Pr
 }
 
 export function Field(p: { label: string; hint?: string; children: ComponentChildren }) {
+  // The label names its control by id (not by wrapping it): a wrapped <select> would add
+  // every option's text to its accessible name. The hint sits outside the label.
+  const id = useId();
+  const child = isValidElement(p.children) ? cloneElement(p.children as VNode<{ id?: string }>, { id: (p.children.props as { id?: string }).id ?? id }) : p.children;
   return (
-    // The hint sits outside the <label>, so the field's accessible name is its label alone.
     <div class="field">
-      <label>
+      <label for={id}>
         <span class="label">{p.label}</span>
-        {p.children}
       </label>
+      {child}
       {p.hint && <span class="hint">{p.hint}</span>}
     </div>
   );

@@ -17,25 +17,60 @@ import { TokensPage } from './pages/tokens.tsx';
 import { AuditPage } from './pages/audit.tsx';
 import { AccountPage } from './pages/account.tsx';
 import { SettingsPage } from './pages/settings.tsx';
+import { PoliciesPage } from './pages/policies.tsx';
+import { ListsPage } from './pages/lists.tsx';
+import { RulesPage } from './pages/rules.tsx';
+import { FileRulesPage } from './pages/filerules.tsx';
+import { SpamChecksPage } from './pages/spam.tsx';
+import { BodyChangesPage } from './pages/body.tsx';
+import { DkimPage } from './pages/dkim.tsx';
 
 interface NavItem {
   page: string;
   label: string;
   /** Shown to roles that may read this (the server's own permission table). */
   needs: Permission;
+  /** Also shown for this permission (a page with two sections). */
+  orNeeds?: Permission;
 }
 
-const NAV: NavItem[] = [
-  { page: 'dashboard', label: 'Dashboard', needs: 'dashboard.read' },
-  { page: 'quarantine', label: 'Quarantine', needs: 'quarantine.read' },
-  { page: 'trace', label: 'Message trace', needs: 'trace.read' },
-  { page: 'queue', label: 'Queue', needs: 'queue.read' },
-  { page: 'domains', label: 'Domains', needs: 'domains.read' },
-  { page: 'settings', label: 'Settings', needs: 'settings.read' },
-  { page: 'users', label: 'Users', needs: 'users.read' },
-  { page: 'tokens', label: 'API tokens', needs: 'tokens.read' },
-  { page: 'audit', label: 'Audit log', needs: 'audit.read' },
+const NAV: Array<{ group: string; items: NavItem[] }> = [
+  {
+    group: 'Mail',
+    items: [
+      { page: 'dashboard', label: 'Dashboard', needs: 'dashboard.read' },
+      { page: 'quarantine', label: 'Quarantine', needs: 'quarantine.read' },
+      { page: 'trace', label: 'Message trace', needs: 'trace.read' },
+      { page: 'queue', label: 'Queue', needs: 'queue.read' },
+      { page: 'domains', label: 'Domains', needs: 'domains.read' },
+    ],
+  },
+  {
+    group: 'Filtering',
+    items: [
+      { page: 'policies', label: 'Filter policies', needs: 'policies.read' },
+      { page: 'lists', label: 'Allow and block lists', needs: 'lists.read' },
+      { page: 'rules', label: 'Message rules', needs: 'rules.read' },
+      { page: 'filerules', label: 'File rules', needs: 'filerules.read' },
+      { page: 'spam', label: 'Blocklists and Bayes', needs: 'dnsbl.read', orNeeds: 'bayes.read' },
+      { page: 'body', label: 'Banners and disclaimers', needs: 'body.read' },
+      { page: 'dkim', label: 'DKIM and ARC', needs: 'dkim.read' },
+    ],
+  },
+  {
+    group: 'Administration',
+    items: [
+      { page: 'settings', label: 'Settings', needs: 'settings.read' },
+      { page: 'users', label: 'Users', needs: 'users.read' },
+      { page: 'tokens', label: 'API tokens', needs: 'tokens.read' },
+      { page: 'audit', label: 'Audit log', needs: 'audit.read' },
+    ],
+  },
 ];
+
+const NAV_PAGES = new Set(NAV.flatMap((g) => g.items.map((n) => n.page)));
+
+const shows = (user: User, n: NavItem) => userCan(user, n.needs) || (n.orNeeds !== undefined && userCan(user, n.orNeeds));
 
 function App() {
   const [session, setSession] = useState<SessionInfo | null | undefined>(undefined);
@@ -69,7 +104,8 @@ function App() {
     setCsrfToken('');
     setSession(null);
   };
-  const items = NAV.filter((n) => userCan(user, n.needs));
+  const groups = NAV.map((g) => ({ group: g.group, items: g.items.filter((n) => shows(user, n)) })).filter((g) => g.items.length > 0);
+  const allowed = new Set(groups.flatMap((g) => g.items.map((n) => n.page)));
   return (
     <div class="shell">
       <nav class={navOpen ? 'nav open' : 'nav'} aria-label="Main">
@@ -80,13 +116,20 @@ function App() {
           </button>
         </div>
         <ul>
-          {items.map((n) => (
-            <li key={n.page}>
-              <a href={href(n.page)} class={route.page === n.page ? 'active' : ''} aria-current={route.page === n.page ? 'page' : undefined}>
-                {n.label}
-              </a>
-            </li>
-          ))}
+          {groups.map((g) => [
+            groups.length > 1 && (
+              <li key={g.group} class="group" aria-hidden="true">
+                {g.group}
+              </li>
+            ),
+            ...g.items.map((n) => (
+              <li key={n.page}>
+                <a href={href(n.page)} class={route.page === n.page ? 'active' : ''} aria-current={route.page === n.page ? 'page' : undefined}>
+                  {n.label}
+                </a>
+              </li>
+            )),
+          ])}
         </ul>
         <div class="who">
           <a href={href('account')} class={route.page === 'account' ? 'active' : ''}>
@@ -101,7 +144,16 @@ function App() {
         {user.mustEnrolTotp && route.page !== 'account' && (
           <div class="notice warn">Your role requires two-factor authentication. <a href={href('account')}>Set it up now</a> to keep using the console.</div>
         )}
-        <PageFor page={route.page} args={route.args} query={route.query} user={user} onAccountChanged={() => void refresh()} />
+        {!NAV_PAGES.has(route.page) || allowed.has(route.page) ? (
+          <PageFor page={route.page} args={route.args} query={route.query} user={user} onAccountChanged={() => void refresh()} />
+        ) : (
+          <div class="empty">
+            <h2>Not for your role</h2>
+            <p>
+              Your role ({user.role}) cannot see this page. Ask an administrator if you need it, or go to the <a href={href('dashboard')}>dashboard</a>.
+            </p>
+          </div>
+        )}
       </main>
     </div>
   );
@@ -119,6 +171,20 @@ function PageFor({ page, args, query, user, onAccountChanged }: { page: string; 
       return <QueuePage user={user} />;
     case 'domains':
       return <DomainsPage user={user} />;
+    case 'policies':
+      return <PoliciesPage user={user} />;
+    case 'lists':
+      return <ListsPage user={user} />;
+    case 'rules':
+      return <RulesPage user={user} />;
+    case 'filerules':
+      return <FileRulesPage user={user} name={args[0]} />;
+    case 'spam':
+      return <SpamChecksPage user={user} />;
+    case 'body':
+      return <BodyChangesPage user={user} kind={args[0]} />;
+    case 'dkim':
+      return <DkimPage user={user} />;
     case 'settings':
       return <SettingsPage user={user} />;
     case 'users':

@@ -33,6 +33,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ['selftest'], load: async () => (await import('./selftest-command.ts')).registerSelftest },
   { names: ['backup', 'restore'], load: async () => (await import('./backup-commands.ts')).registerBackup },
   { names: ['admin'], load: async () => (await import('./admin-commands.ts')).registerAdmin },
+  { names: ['encryption'], load: async () => (await import('./encryption-commands.ts')).registerEncryption },
   { names: ['certs'], load: async () => (await import('./certs-commands.ts')).registerCerts },
   { names: ['app-password', 'sender-address'], load: async () => (await import('./submission-commands.ts')).registerSubmission },
   { names: ['digest', 'notify', 'portal'], load: async () => (await import('./portal-commands.ts')).registerPortal },

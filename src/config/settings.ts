@@ -233,6 +233,12 @@ export interface Settings {
   'encryption.decryptInbound': boolean;
   /** Warn this many days before a key or certificate expires (doctor, CLI, API). */
   'encryption.expiryWarningDays': number;
+  /**
+   * How the S/MIME content key is encrypted to a recipient's RSA key: 'rsa-pkcs1'
+   * (PKCS#1 v1.5, which every RFC 8551 client reads) or 'rsa-oaep' (SHA-256). A
+   * certificate whose key is marked RSAES-OAEP always gets OAEP.
+   */
+  'encryption.smimeKeyTransport': 'rsa-pkcs1' | 'rsa-oaep';
   /** Generate OpenPGP keys (in the background) for internal senders who send PGP mail without one. */
   'encryption.pgp.generateKeys': boolean;
   /** Look up external recipients' OpenPGP keys by WKD (HTTPS to the recipient's domain): off, as it tells that domain mail is coming. */
@@ -343,6 +349,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'encryption.harvest': true,
   'encryption.decryptInbound': true,
   'encryption.expiryWarningDays': 30,
+  'encryption.smimeKeyTransport': 'rsa-pkcs1',
   'encryption.pgp.generateKeys': true,
   'encryption.pgp.wkd': false,
 };
@@ -491,6 +498,7 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
     if (value !== null && (typeof value !== 'string' || value.trim().length < 3 || value.length > 40 || /[\r\n]/.test(value))) throw new Error(`${key} must be a word of 3 to 40 characters, like "[encrypt]", or null`);
   },
   'encryption.expiryWarningDays': wholeNumberIn(0, 365),
+  'encryption.smimeKeyTransport': oneOf('rsa-pkcs1', 'rsa-oaep'),
   'portal.baseUrl': (key, value) => {
     if (value === null) return;
     if (typeof value !== 'string' || !/^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(value)) throw new Error(`${key} must be an https:// URL such as "https://mail.example.com:8443", or null`);

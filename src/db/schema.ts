@@ -1,6 +1,6 @@
 // Table types for Kysely. Timestamps are integer milliseconds since the epoch, booleans
 // are integers 0/1: both map the same way on SQLite and PostgreSQL.
-import type { Generated, Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 export interface MigrationsTable {
   version: number;
@@ -346,6 +346,8 @@ export interface UsersTable {
   totp_secret_sealed: string | null;
   totp_enabled: number;
   recovery_codes_json: string | null;
+  /** The TOTP time step last used (sign-in or enrolment); only later steps are accepted. */
+  totp_last_step: ColumnType<number | null, number | null | undefined, number | null>;
   disabled: number;
   created_at: number;
   updated_at: number;

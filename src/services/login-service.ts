@@ -10,7 +10,7 @@ import type { MasterKey } from '../keys/master-key.ts';
 import { assertNotThrottled, recordLoginFailure, recordLoginSuccess } from './login-throttle.ts';
 import { createSession } from './session-service.ts';
 import { ServiceError } from './service-error.ts';
-import { checkTotp, consumeRecoveryCode } from './totp-service.ts';
+import { consumeRecoveryCode, useTotpCode } from './totp-service.ts';
 import { hashPassword, verifyPassword } from './user-service.ts';
 
 let dummyHash: Promise<string> | null = null;
@@ -45,10 +45,10 @@ export async function login(db: Db, key: () => MasterKey, settings: Settings, re
   if (user.totp_enabled === 1) {
     const code = req.totp?.trim();
     if (!code) throw new ServiceError('unauthenticated', 'enter the code from your authenticator app (or a recovery code)', { totp: 'required' });
-    const good = /^\d{6}$/.test(code) ? checkTotp(key(), user, code) : await consumeRecoveryCode(db, user, code);
-    if (!good) {
+    const check = /^\d{6}$/.test(code) ? await useTotpCode(db, key(), user, code) : (await consumeRecoveryCode(db, user, code)) ? 'ok' : 'wrong';
+    if (check !== 'ok') {
       await recordLoginFailure(db, username, client.address);
-      throw new ServiceError('unauthenticated', 'wrong two-factor code', { totp: 'wrong code' });
+      throw new ServiceError('unauthenticated', check === 'used' ? 'that code was used already: wait for the next code in your app' : 'wrong two-factor code', { totp: 'wrong code' });
     }
   }
   await recordLoginSuccess(db, username);

@@ -41,6 +41,7 @@ export async function ensurePortalAccount(db: Db, actor: Actor, address: string)
     totp_secret_sealed: null,
     totp_enabled: 0,
     recovery_codes_json: null,
+    totp_last_step: null,
     disabled: 0,
     created_at: now,
     updated_at: now,

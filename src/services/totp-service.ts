@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import type { Db } from '../db/database.ts';
-import { findUserById, updateUser } from '../db/repos/users.ts';
+import { claimTotpStep, findUserById, updateUser } from '../db/repos/users.ts';
 import type { UserRow } from '../db/schema.ts';
 import type { MasterKey } from '../keys/master-key.ts';
 import type { Actor } from './actor.ts';
@@ -28,10 +28,25 @@ function openSecret(key: MasterKey, user: UserRow): string {
   return key.decryptString(user.totp_secret_sealed, aad(user.id));
 }
 
-/** True if `code` is the current TOTP code (one step either side, for clock drift). */
-export function checkTotp(key: MasterKey, user: UserRow, code: string): boolean {
-  if (!/^\d{6}$/.test(code.trim())) return false;
-  return totpFor(user, openSecret(key, user)).validate({ token: code.trim(), window: 1 }) !== null;
+/** The time step of `code` if it is a current TOTP code (one step either side, for clock drift), else null. */
+export function totpStepOf(key: MasterKey, user: UserRow, code: string): number | null {
+  if (!/^\d{6}$/.test(code.trim())) return null;
+  const totp = totpFor(user, openSecret(key, user));
+  const now = Date.now();
+  const delta = totp.validate({ token: code.trim(), window: 1, timestamp: now });
+  return delta === null ? null : totp.counter({ timestamp: now }) + delta;
+}
+
+export type TotpCheck = 'ok' | 'wrong' | 'used';
+
+/**
+ * Checks a TOTP code and uses it up: a code is good once. A code of a step at or before the
+ * last one used is refused ("used"), even while it is still current.
+ */
+export async function useTotpCode(db: Db, key: MasterKey, user: UserRow, code: string): Promise<TotpCheck> {
+  const step = totpStepOf(key, user, code);
+  if (step === null) return 'wrong';
+  return (await claimTotpStep(db, user.id, step)) ? 'ok' : 'used';
 }
 
 /** Recovery codes look like "abcd-efgh-ijkl" (base32, 60 bits). */
@@ -84,11 +99,13 @@ export async function startTotpEnrolment(db: Db, key: MasterKey, actor: Actor): 
 export async function confirmTotpEnrolment(db: Db, key: MasterKey, actor: Actor, code: string): Promise<{ recoveryCodes: string[] }> {
   const user = await mustBeUser(db, actor);
   if (user.totp_enabled === 1) throw new ServiceError('conflict', 'two-factor authentication is on already');
-  if (!checkTotp(key, user, code)) throw new ServiceError('invalid', 'that code is not the current one: check the time on your phone and enter the code the app shows now', { code: 'wrong code' });
+  const step = totpStepOf(key, user, code);
+  if (step === null) throw new ServiceError('invalid', 'that code is not the current one: check the time on your phone and enter the code the app shows now', { code: 'wrong code' });
   const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
   await db.transaction().execute(async (trx) => {
-    const after: UserRow = { ...user, totp_enabled: 1, recovery_codes_json: JSON.stringify(codes.map((c) => sha256Hex(normaliseRecovery(c)))), updated_at: Date.now() };
-    await updateUser(trx, user.id, { totp_enabled: 1, recovery_codes_json: after.recovery_codes_json, updated_at: after.updated_at });
+    const after: UserRow = { ...user, totp_enabled: 1, recovery_codes_json: JSON.stringify(codes.map((c) => sha256Hex(normaliseRecovery(c)))), totp_last_step: step, updated_at: Date.now() };
+    // The enrolment code counts as used: it cannot sign in afterwards.
+    await updateUser(trx, user.id, { totp_enabled: 1, recovery_codes_json: after.recovery_codes_json, totp_last_step: step, updated_at: after.updated_at });
     await recordChange(trx, actor, { action: 'user.totp-enable', targetType: 'user', targetId: user.id, before: toUserInfo(user), after: toUserInfo(after) });
   });
   return { recoveryCodes: codes };

@@ -109,6 +109,7 @@ export async function createUser(db: Db, actor: Actor, u: NewUser): Promise<{ us
     totp_secret_sealed: null,
     totp_enabled: 0,
     recovery_codes_json: null,
+    totp_last_step: null,
     disabled: 0,
     created_at: now,
     updated_at: now,

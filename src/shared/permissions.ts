@@ -9,13 +9,14 @@ export type Role = (typeof ROLES)[number];
 export const RESOURCES = [
   'dashboard', 'domains', 'recipients', 'networks', 'smarthost', 'settings', 'queue', 'trace',
   'quarantine', 'lists', 'policies', 'rules', 'filerules', 'body', 'dkim', 'arc', 'dnsbl',
+  'bayes', 'malware', 'users', 'tokens', 'audit', 'system', 'encryption',
   'bayes', 'malware', 'users', 'tokens', 'audit', 'system', 'certificates',
 ] as const;
 export type Resource = (typeof RESOURCES)[number];
 export type Permission = `${Resource}.${'read' | 'write'}`;
 
 /** Resources a domain administrator works on, always within its domains. */
-const DOMAIN_SCOPED: ReadonlySet<Resource> = new Set(['dashboard', 'domains', 'recipients', 'queue', 'trace', 'quarantine', 'lists', 'policies', 'dkim', 'bayes']);
+const DOMAIN_SCOPED: ReadonlySet<Resource> = new Set(['dashboard', 'domains', 'recipients', 'queue', 'trace', 'quarantine', 'lists', 'policies', 'dkim', 'bayes', 'encryption']);
 
 const ROLE_PERMISSIONS: Record<Role, (p: Permission) => boolean> = {
   admin: () => true,

@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
 import { setSetting, resetSetting } from '../../src/config/settings.ts';
+import { touchSession } from '../../src/db/repos/sessions.ts';
 import { findUserByName } from '../../src/db/repos/users.ts';
 import { cliActor, type Role } from '../../src/services/actor.ts';
+import { sha256Hex } from '../../src/services/secret-tokens.ts';
+import { createUser } from '../../src/services/user-service.ts';
 import { listAudit } from '../../src/services/audit-service.ts';
 import { runCli } from '../helpers/gateway.ts';
 import { makeClient, PASSWORDS, sessionCookieOf, startApiGateway, TEST_ROLES, USERNAMES, type ApiGateway } from '../helpers/api.ts';
@@ -151,7 +154,8 @@ test('TOTP: enrol with the QR secret, then sign-in needs a code; recovery codes 
   const noCode = await api.login('domain-admin');
   assert.equal(noCode.login.status, 401);
   assert.equal(noCode.login.json.error.details.totp, 'required');
-  const withCode = await api.login('domain-admin', undefined, totp.generate());
+  // The next step's code (valid now, one step of drift): the enrolment code itself is used up.
+  const withCode = await api.login('domain-admin', undefined, totp.generate({ timestamp: Date.now() + 30_000 }));
   assert.equal(withCode.login.status, 200, withCode.login.text);
   assert.equal((await api.login('domain-admin', undefined, codes[3])).login.status, 200);
   assert.equal((await api.login('domain-admin', undefined, codes[3])).login.status, 401, 'a recovery code works once');
@@ -161,6 +165,45 @@ test('TOTP: enrol with the QR secret, then sign-in needs a code; recovery codes 
   // reset-2fa from the CLI: sign-in with the password alone again.
   assert.equal((await api.gw.cli(['admin', 'reset-2fa', USERNAMES['domain-admin']])).code, 0);
   assert.equal((await api.login('domain-admin')).login.status, 200);
+});
+
+test('TOTP: a code that was used (to sign in, or to turn 2FA on) is refused for the rest of its window', async () => {
+  const password = 'Saffron-quarry-6120';
+  await createUser(api.gw.db, cliActor(), { username: 'tess', role: 'auditor', password });
+  const c = await api.login('tess', password);
+  const start = await c.post('/api/v1/me/totp');
+  const totp = new TOTP({ secret: Secret.fromBase32(start.json.secret), digits: 6, period: 30, algorithm: 'SHA1' });
+  const enrolCode = totp.generate();
+  assert.equal((await c.post('/api/v1/me/totp/confirm', { code: enrolCode })).status, 200);
+  // A code of the next step is valid now (one step of clock drift is allowed) and newer than the enrolment code.
+  const code = totp.generate({ timestamp: Date.now() + 30_000 });
+  const first = await api.login('tess', password, code);
+  assert.equal(first.login.status, 200, first.login.text);
+  const replay = await api.login('tess', password, code);
+  assert.equal(replay.login.status, 401, 'the same code again (a shoulder-surfed or phished one) is refused');
+  assert.equal(replay.login.json.error.details.totp, 'wrong code');
+  assert.match(replay.login.json.error.message, /used already/);
+  assert.equal((await api.login('tess', password, enrolCode)).login.status, 401, 'an older code than the last one used is refused too');
+});
+
+test('idle timeout: a session unused for longer than console.sessionIdleMinutes (30 by default) is over; one used within it goes on', async () => {
+  const cookieValue = (c: { headers: Record<string, string> }) => c.headers.cookie!.split('=', 2)[1]!;
+  const idle = await api.login('auditor');
+  await touchSession(api.gw.db, sha256Hex(cookieValue(idle)), Date.now() - 31 * 60_000);
+  const over = await idle.get('/api/v1/session');
+  assert.equal(over.status, 401, over.text);
+  assert.equal((await idle.get('/api/v1/session')).status, 401, 'and it stays over');
+  const busy = await api.login('auditor');
+  await touchSession(api.gw.db, sha256Hex(cookieValue(busy)), Date.now() - 29 * 60_000);
+  assert.equal((await busy.get('/api/v1/session')).status, 200, 'used 29 minutes ago: still signed in');
+  await setSetting(api.gw.db, 'console.sessionIdleMinutes', 5);
+  try {
+    assert.equal((await busy.get('/api/v1/session')).status, 200, 'the request just now renewed it');
+    await touchSession(api.gw.db, sha256Hex(cookieValue(busy)), Date.now() - 6 * 60_000);
+    assert.equal((await busy.get('/api/v1/session')).status, 401, 'a shorter idle timeout set by the administrator applies at once');
+  } finally {
+    await resetSetting(api.gw.db, 'console.sessionIdleMinutes');
+  }
 });
 
 test('2FA required for a role: its users are sent to enrolment after sign-in', async () => {

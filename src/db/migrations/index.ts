@@ -15,6 +15,7 @@ import { m0015_portal } from './0015_portal.ts';
 import { m0011_certificates } from './0011_certificates.ts';
 import { m0012_submission_transport } from './0012_submission_transport.ts';
 import { m0013_encryption_keys } from './0013_encryption_keys.ts';
+import { m0017_totp_last_step } from './0017_totp_last_step.ts';
 import { m0020_cluster } from './0020_cluster.ts';
 
 export interface Migration {
@@ -26,6 +27,6 @@ export interface Migration {
 export const MIGRATIONS: Migration[] = [
   m0001_core, m0002_dkim_keys, m0003_content_filter, m0004_file_rules, m0005_body_changes, m0006_quarantine_rules, m0007_audit_log, m0008_accounts,
   m0010_console_indexes, m0011_certificates, m0012_submission_transport, m0013_encryption_keys,
-  m0015_portal,
+  m0015_portal, m0017_totp_last_step,
   m0020_cluster,
 ];

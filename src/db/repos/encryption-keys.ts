@@ -101,6 +101,8 @@ export function internalCaRow(db: Db, now = Date.now()): Promise<EncryptionKeyRo
     .selectAll()
     .where('kind', '=', 'smime')
     .where('is_ca', '=', 1)
+    .where('source', '=', 'internal-ca')
+    .where('private_material', 'is not', null)
     .where('revoked_at', 'is', null)
     .where((eb) => eb.or([eb('not_after', 'is', null), eb('not_after', '>', now)]))
     .orderBy('not_after', 'desc')

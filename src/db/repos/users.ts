@@ -19,6 +19,21 @@ export async function updateUser(db: Db, id: string, changes: Updateable<UsersTa
   await db.updateTable('users').set(changes).where('id', '=', id).execute();
 }
 
+/**
+ * Records that a TOTP code of this time step was used, unless one of this step or a later
+ * one was used already (then false: the code is a replay). One conditional UPDATE, so two
+ * sign-ins racing with the same code cannot both win.
+ */
+export async function claimTotpStep(db: Db, id: string, step: number): Promise<boolean> {
+  const r = await db
+    .updateTable('users')
+    .set({ totp_last_step: step })
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', step)]))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
 export async function deleteUser(db: Db, id: string): Promise<void> {
   await db.deleteFrom('users').where('id', '=', id).execute();
 }

@@ -14,7 +14,7 @@ import { recordChange } from '../../services/audit-service.ts';
 import { ensurePortalAccount, setPasswordFromLink } from '../../services/portal-accounts.ts';
 import { deleteOwn, getOwnItem, linkUser, listSenderOf, releaseOwn, requestRelease, senderOf, traceQuarantined, type OwnItem } from '../../services/portal-service.ts';
 import { ServiceError } from '../../services/service-error.ts';
-import { checkTotp, consumeRecoveryCode } from '../../services/totp-service.ts';
+import { consumeRecoveryCode, useTotpCode } from '../../services/totp-service.ts';
 import { categoryLabel } from '../../notify/compose.ts';
 import { clientAddress } from '../authenticate.ts';
 import type { HttpContext } from '../context.ts';
@@ -177,7 +177,8 @@ async function signIn(ctx: HttpContext, request: FastifyRequest, reply: FastifyR
   if (user.disabled === 1) throw new ServiceError('forbidden', 'this portal account is disabled; ask your administrators');
   if (user.totp_enabled === 1) {
     const code = (form.totp ?? '').trim();
-    const ok = /^\d{6}$/.test(code) ? checkTotp(ctx.masterKey(), user, code) : code ? await consumeRecoveryCode(ctx.db, user, code) : false;
+    // A TOTP code is good once (useTotpCode keeps the last step used).
+    const ok = /^\d{6}$/.test(code) ? (await useTotpCode(ctx.db, ctx.masterKey(), user, code)) === 'ok' : code ? await consumeRecoveryCode(ctx.db, user, code) : false;
     if (!ok) throw new ServiceError('unauthenticated', 'wrong two-factor code: open the link again and enter the code your app shows now');
   }
   if (user.must_change_password === 1) user = await setPasswordFromLink(ctx.db, actor, user, form.password ?? '', form.password2 ?? '');

@@ -21,6 +21,7 @@ import { fileRuleRoutes } from './filerules.ts';
 import { filterPolicyRoutes } from './filter-policies.ts';
 import { ruleRoutes } from './rules.ts';
 import { metricsRoutes } from './metrics.ts';
+import { encryptionRoutes } from './encryption.ts';
 import { certificateRoutes } from './certificates.ts';
 import { submissionRoutes } from './submission.ts';
 import { portalRoutes } from './portal.ts';
@@ -47,6 +48,7 @@ export const ROUTE_MODULES: ReadonlyArray<{ name: string; routes: RouteModule }>
   { name: 'bayes', routes: bayesRoutes },
   { name: 'engines', routes: engineRoutes },
   { name: 'metrics', routes: metricsRoutes },
+  { name: 'encryption', routes: encryptionRoutes },
   { name: 'certificates', routes: certificateRoutes },
   { name: 'submission', routes: submissionRoutes },
   { name: 'portal', routes: portalRoutes },
