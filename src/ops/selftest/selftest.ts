@@ -121,7 +121,13 @@ export async function runSelftest(o: { config: LoadedConfig; db: Db; actor: Acto
       if (value) step(true, `header ${name}:${value.replace(/\s+/g, ' ').slice(0, 140)}`);
     }
     if (queueId) {
-      const t = await getTrace(o.db, o.actor, queueId).catch(() => null);
+      // The delivery is recorded by the index writer a moment after the sink has the
+      // message: wait for it (briefly) so the report shows the whole path.
+      let t = await getTrace(o.db, o.actor, queueId).catch(() => null);
+      for (let i = 0; i < 40 && t && !t.events.some((e) => e.type === 'delivered'); i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        t = await getTrace(o.db, o.actor, queueId).catch(() => null);
+      }
       if (t) step(true, `trace ${queueId}: ${[...new Set(t.events.map((e) => e.type))].join(' > ')}`);
     }
     return { ok: steps.every((s) => s.ok), steps, queueId };
