@@ -4,7 +4,7 @@
 // hermes settings set external.rspamd '"http://127.0.0.1:11333"'.
 import { readInputFile } from './read-input.ts';
 import type { Command } from 'commander';
-import PostalMime from 'postal-mime';
+import PostalMime from '../pipeline/mime/postal-mime.ts';
 import { loadSettings, type Settings } from '../config/settings.ts';
 import { SpamEngine } from '../pipeline/filter/spam/index.ts';
 import { externalChecks, parseRspamdUrl, parseSpamdAddress } from '../pipeline/filter/external/index.ts';

@@ -1,6 +1,6 @@
 // Attachment rule sets (banned files): named, ordered rule lists that filter policies
 // name, and what a set bans among given files or a message's attachments.
-import PostalMime, { type Email } from 'postal-mime';
+import PostalMime, { type Email } from '../pipeline/mime/postal-mime.ts';
 import type { Db } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
 import {

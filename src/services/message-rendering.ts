@@ -2,7 +2,7 @@
 // sanitised (sanitize-html) so nothing in it runs or calls home. No scripts, no event
 // handlers, no forms, no styles (CSS can fetch remote URLs), only http/https/mailto
 // links; remote images are replaced by a placeholder unless the admin asks for them.
-import PostalMime from 'postal-mime';
+import PostalMime from '../pipeline/mime/postal-mime.ts';
 import sanitizeHtml from 'sanitize-html';
 import type { MessageHeader, MessageRendering } from '../shared/quarantine.ts';
 

@@ -1,6 +1,6 @@
 // Message rules: the admin's own conditions and actions, and "test this rule on a
 // message". Rules act on all mail, so they are an administrator's (resource "rules").
-import PostalMime from 'postal-mime';
+import PostalMime from '../pipeline/mime/postal-mime.ts';
 import type { Db } from '../db/database.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { getRule, listRules, removeRule, saveRule, setRuleEnabled } from '../db/repos/message-rules.ts';

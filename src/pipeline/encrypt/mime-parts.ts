@@ -43,18 +43,22 @@ export function splitMessage(msg: Buffer): SplitMessage {
 /** The header fields of a header block (latin1 text, CRLF line ends). */
 export function parseFields(headerText: string): HeaderField[] {
   const fields: HeaderField[] = [];
+  // Fields with continuation lines get their value once, at the end: unfolding at each
+  // line made a field folded into n lines cost n² (issue 12: 40,000 lines).
+  const folded = new Set<HeaderField>();
   for (const line of headerText.split(/(?<=\r\n)/)) {
     if (!line) continue;
     const last = fields[fields.length - 1];
     if ((line[0] === ' ' || line[0] === '\t') && last) {
       last.raw += line;
-      last.value = unfold(last.raw.slice(last.raw.indexOf(':') + 1));
+      folded.add(last);
       continue;
     }
     const colon = line.indexOf(':');
     if (colon <= 0) continue; // not a field (a stray line): dropped, as MIME parsers do
     fields.push({ name: line.slice(0, colon).trim(), raw: line.endsWith('\r\n') ? line : line + '\r\n', value: unfold(line.slice(colon + 1)) });
   }
+  for (const f of folded) f.value = unfold(f.raw.slice(f.raw.indexOf(':') + 1));
   return fields;
 }
 

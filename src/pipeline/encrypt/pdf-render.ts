@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import PDFDocument from 'pdfkit';
-import PostalMime, { type Address, type Email } from 'postal-mime';
+import PostalMime, { type Address, type Email } from '../mime/postal-mime.ts';
 import sanitizeHtml from 'sanitize-html';
 
 // DejaVu (Debian's fonts-dejavu-core) covers Latin, Greek and Cyrillic; without it

@@ -1,7 +1,7 @@
 // Learning one message (raw bytes) as spam or ham, for the CLI, the quarantine's
 // release-and-learn, and the API. Our own X-Spam headers are removed first, so the
 // classifier learns the message, not our earlier verdict on it.
-import PostalMime from 'postal-mime';
+import PostalMime from '../mime/postal-mime.ts';
 import type { Bayes, LearnOutcome, SpamClass } from './spam/index.ts';
 import { stripSpamHeaders } from '../decide/tagging.ts';
 

@@ -6,6 +6,8 @@
 // on the final bytes, and a sealer that validates at this point writes cv=fail for a
 // chain that arrived intact (Hermes issue #229). RFC 8617 5.2 has verifiers check
 // only the newest AMS, which is ours and covers the final bytes.
+// First: mailauth's header parser is replaced before mailauth loads (see that file).
+import '../verify/mailauth-header-parser.ts';
 import { createPrivateKey } from 'node:crypto';
 import arcMod from 'mailauth/lib/arc/index.js';
 import type { ArcResultValue } from '../verify/authenticate.ts';

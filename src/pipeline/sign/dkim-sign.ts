@@ -3,6 +3,8 @@
 // canonicalisation, signature header formatting. We only add what its signer cannot
 // express: an h= list that names From once more than there are From fields
 // ("oversigning", RFC 6376 8.15), so that a From added later breaks the signature.
+// First: mailauth's header parser is replaced before mailauth loads (see that file).
+import '../verify/mailauth-header-parser.ts';
 import { sign as cryptoSign, createHash } from 'node:crypto';
 import signerMod from 'mailauth/lib/dkim/dkim-signer.js';
 import headerMod from 'mailauth/lib/dkim/header/index.js';

@@ -13,6 +13,8 @@
 // RSA-only chains still go through mailauth unchanged. The upstream fix is described
 // in docs/upstream-mailauth.md; test/unit/auth-mailauth-upstream.test.ts fails once an
 // upgraded mailauth verifies Ed25519 seals itself, and then this file can go.
+// First: mailauth's header parser is replaced before mailauth loads (see that file).
+import './mailauth-header-parser.ts';
 import { createHash, verify as cryptoVerify } from 'node:crypto';
 import tools from 'mailauth/lib/tools.js';
 import type { ArcChainEntry, ArcData } from 'mailauth/lib/dkim/verify.js';

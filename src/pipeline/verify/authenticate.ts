@@ -8,6 +8,8 @@
 // step gets its own resolver wrapper, so we know which lookups failed temporarily
 // (mailauth turns a failed ARC key lookup into a plain "fail", and swallows some
 // SPF include errors), and DMARC is evaluated with our own From-domain rules.
+// First: mailauth's header parser is replaced before mailauth loads (see that file).
+import './mailauth-header-parser.ts';
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { createRequire } from 'node:module';

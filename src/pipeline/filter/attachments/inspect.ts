@@ -3,7 +3,7 @@
 // name, declared MIME type and real type from its content. The attachment rules and
 // the built-in malware check both read this one inspection, so each message is
 // decoded and each archive inflated only once.
-import PostalMime, { type Attachment, type Email } from 'postal-mime';
+import PostalMime, { type Attachment, type Email } from '../../mime/postal-mime.ts';
 import { detectContent, contentType, type DetectedType } from './magic.ts';
 import { baseName } from './file-names.ts';
 import { listZip, readZipEntry, type InflateBudget } from './zip.ts';

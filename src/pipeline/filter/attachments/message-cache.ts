@@ -5,7 +5,7 @@
 // A stage that parsed the message itself (postal-mime, default options, from
 // ctx.original) hands its result over with shareParsedEmail; otherwise the first
 // stage to ask parses it.
-import PostalMime, { type Email } from 'postal-mime';
+import PostalMime, { type Email } from '../../mime/postal-mime.ts';
 import type { MessageContext } from '../../context.ts';
 import { inspectEmail, type InspectLimits, type MessageInspection } from './inspect.ts';
 

@@ -50,8 +50,11 @@ export function runRule(r: SaRule, m: SaMessage, env: SaEvalEnv): number {
   const re = r.re!;
   switch (r.type) {
     case 'header': {
-      const v = m.get(r.header!) ?? r.ifUnset ?? '';
-      const n = countMatches(re, v, r.maxHits, r.literals);
+      const got = m.get(r.header!);
+      const v = got ?? r.ifUnset ?? '';
+      // Lower-cased once per header request, not once per rule: with hundreds of header
+      // rules, a huge header (issue 12: a Subject of 900 KB) was lower-cased hundreds of times.
+      const n = countMatches(re, v, r.maxHits, r.literals, r.literals && got !== undefined ? m.lower(`header ${r.header}`, got) : undefined);
       return r.negate ? (n ? 0 : 1) : n;
     }
     case 'mimeheader': {

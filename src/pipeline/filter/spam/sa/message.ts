@@ -19,6 +19,8 @@ export const MAX_BODY_LINE_LENGTH = 2048;
 /** Body text beyond this many bytes is not looked at (SpamAssassin's body_part_scan_size is 50,000 per part). */
 const BODY_PART_SCAN_SIZE = 50_000;
 const RAWBODY_PART_SCAN_SIZE = 500_000;
+/** What a header rule sees of one header request (all its values together). */
+const HEADER_SCAN_SIZE = 64 * 1024;
 
 /** UTF-8 octets of a JS string, one character per byte. */
 export function toOctets(s: string): string {
@@ -195,7 +197,11 @@ export class SaMessage {
    */
   get(request: string): string | undefined {
     if (this.getCache.has(request)) return this.getCache.get(request);
-    const v = this.compute(request);
+    let v = this.compute(request);
+    // Header rules look at the first HEADER_SCAN_SIZE bytes of a value (Postfix cuts a
+    // header at 100 KiB, header_size_limit): every header rule over a Subject of 900 KB
+    // (issue 12) cost most of a second.
+    if (v !== undefined && v.length > HEADER_SCAN_SIZE) v = truncate(v, HEADER_SCAN_SIZE);
     this.getCache.set(request, v);
     return v;
   }
@@ -289,7 +295,9 @@ export class SaMessage {
         if (rnd !== null) text += truncate(rnd, BODY_PART_SCAN_SIZE);
       }
       text = text.replace(/\n+\s*\n+/g, '\x00').replace(/\s+/g, ' ').replace(/\x00/g, '\n');
-      const subject = this.get('Subject') ?? '\n';
+      // The Subject leads the body text, bounded as a part is: a Subject of 900 KB (issue 12)
+      // had every body rule run over all of it.
+      const subject = truncate(this.get('Subject') ?? '\n', BODY_PART_SCAN_SIZE);
       // SpamAssassin matches each line (with its "\n") on its own; line-mode regexes
       // run over the lines joined, which is the same text.
       this.bodyLines = toOctets(subject + text);
