@@ -8,19 +8,9 @@ import assert from 'node:assert/strict';
 import PostalMime, { MAX_MIME_PARTS } from '../../src/pipeline/mime/postal-mime.ts';
 import { mailauthHeaderParserLinear, originalParseHeaders, parseHeadersLinear } from '../../src/pipeline/verify/mailauth-header-parser.ts';
 import { parseFields } from '../../src/pipeline/encrypt/mime-parts.ts';
+import { emptyBoundaries, foldedSubject, PLAIN_HEAD } from '../helpers/pathological-mime.ts';
 
-const head = 'From: <sender@outside.test>\r\nTo: <user@corp.test>\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <x@outside.test>\r\nMIME-Version: 1.0\r\n';
-
-/** A Subject folded into `lines` lines (issue 12: 40,000 lines, about 900 KB). */
-export function foldedSubject(lines: number): Buffer {
-  const folds = Array.from({ length: lines }, (_, i) => ` w${i}abcdefghijklm`);
-  return Buffer.from(`${head}Subject: start\r\n${folds.join('\r\n')}\r\nContent-Type: text/plain\r\n\r\nbody\r\n`);
-}
-
-/** A multipart with `n` empty parts (issue 12: 20,000). */
-export function emptyBoundaries(n: number): Buffer {
-  return Buffer.from(`${head}Subject: boundaries\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n${'--B\r\n\r\n'.repeat(n)}--B--\r\n`);
-}
+const head = PLAIN_HEAD;
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value?: T; error?: Error }> {
   const t0 = performance.now();
