@@ -45,7 +45,7 @@ export function runRule(r: SaRule, m: SaMessage, env: SaEvalEnv): number {
     return typeof v === 'number' ? v : v ? 1 : 0;
   }
   if (r.exists) {
-    return r.type === 'mimeheader' ? (m.parts.some((p) => p.headers.some((h) => h.name === r.header!.toLowerCase())) ? 1 : 0) : m.rawHeaders(r.header!).length ? 1 : 0;
+    return r.type === 'mimeheader' ? (m.parts.some((p) => p.headers.some((h) => h.name === r.header!.toLowerCase())) ? 1 : 0) : m.get(r.header!) !== undefined ? 1 : 0;
   }
   const re = r.re!;
   switch (r.type) {
