@@ -134,7 +134,8 @@ export function decideRecipients(input: DecideInput): RecipientDecision[] {
     const d: RecipientDecision = { ...base, score, spamSkipped, spamTag, subjectTagged, action: 'deliver', category: null, reason: 'clean' };
     if (chosen && chosen.action !== 'deliver') Object.assign(d, { action: chosen.action, category: chosen.category, reason: `${chosen.reason} (policy ${policy.name})` });
     else if (chosen) d.reason = `${chosen.reason}; policy ${policy.name} delivers`;
-    if (chosen?.action === 'tag' && chosen.category !== 'spam') d.subjectTagged = true;
+    // A tag asked for by another category (sender authentication, say) marks the Subject.
+    if (d.action === 'tag' && proposals.some((p) => p.action === 'tag' && p.category !== 'spam')) d.subjectTagged = true;
     return d;
   });
 }
