@@ -262,6 +262,15 @@ test('autolearn thresholds leave the Bayes symbols out of the score', () => {
   assert.equal(autolearnClass(r(1, -1.9), t), null);
 });
 
+test('autolearn counts SpamAssassin rules with their no-Bayes scores (learnScore), and noautolearn rules not at all', () => {
+  const t = { spamAt: 12, hamAt: 0.1 };
+  // With Bayes on (score set 2) a rule may weigh less than in set 0; autolearn uses set 0.
+  const withBayes = { score: 10, errors: [], symbols: [{ name: 'SA_RULE', score: 8, description: '', learnScore: 10 }, { name: 'OWN', score: 2, description: '' }] };
+  assert.equal(autolearnClass(withBayes, t), 'spam', 'learned as spam by the set-0 weight (10 + 2)');
+  const noLearn = { score: 13, errors: [], symbols: [{ name: 'USER_IN_BLOCKLIST', score: 13, description: '', learnScore: 0 }] };
+  assert.equal(autolearnClass(noLearn, t), 'ham', 'a noautolearn rule does not make it spam (counted 0)');
+});
+
 test('autolearn learns after the reply, at most one message a second, skipping the rest', async () => {
   const learned: string[] = [];
   const bayes = { learn: async (_i: unknown, cls: string) => void learned.push(cls) } as never;

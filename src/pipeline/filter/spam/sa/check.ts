@@ -137,7 +137,11 @@ export function scanWithSaRules(set: SaRuleSet, input: SpamInput, scoreSet: Scor
     const n = count(r.index);
     if (!n) continue;
     hits.set(r.name, n);
-    symbols.push({ name: r.name, score: r.scores[scoreSet], description: r.description || `SpamAssassin rule ${r.name}` });
+    const sym: SpamSymbol = { name: r.name, score: r.scores[scoreSet], description: r.description || `SpamAssassin rule ${r.name}` };
+    // Autolearn counts a rule's score of the set without Bayes, and never a noautolearn rule.
+    const learn = r.tflags.has('noautolearn') ? 0 : r.scores[(scoreSet & 1) as ScoreSet];
+    if (learn !== sym.score) sym.learnScore = learn;
+    symbols.push(sym);
   }
   // Sub-rules a meta asked for are in the hit counts too (not in the symbols).
   for (let i = 0; i < counts.length; i++) if (counts[i]! > 0 && !hits.has(set.rules[i]!.name)) hits.set(set.rules[i]!.name, counts[i]!);
