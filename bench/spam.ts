@@ -44,6 +44,8 @@ const NO_SA = process.argv.includes('--no-sa');
 const DEV_ONLY = process.argv.includes('--dev-only');
 /** Keep the SpamAssassin rules' symbols of each message in this file between runs (tuning only: stale after rule or code changes). */
 const SA_CACHE = arg('sa-cache', '');
+/** Write each development message's scores by part (built-in rules, SA rules, Bayes) to this JSON file (tuning). */
+const DUMP = arg('dump', '');
 /** One file in HELD_OUT_OF is held out (by the first byte of the SHA-256 of its name). */
 const HELD_OUT_OF = 5;
 
@@ -328,6 +330,20 @@ async function main(): Promise<void> {
     process.stdout.write('done\n');
   }
 
+  if (DUMP) {
+    const rows = devel.map((s) => {
+      const r = cv[1]!.results.get(s)!;
+      const part = (f: (n: string) => boolean) => r.symbols.filter((x) => f(x.name)).reduce((a, x) => a + x.score, 0);
+      const saNames = new Set(s.sa2.map((x) => x.name));
+      return {
+        path: s.msg.path, label: s.msg.label, subset: s.msg.subset,
+        builtin: part((n) => !n.startsWith('BAYES_') && !saNames.has(n)),
+        bayes: part((n) => n.startsWith('BAYES_')),
+        sa0: s.sa0.map((x) => [x.name, x.score]), sa2: s.sa2.map((x) => [x.name, x.score]),
+      };
+    });
+    writeFileSync(DUMP, JSON.stringify(rows));
+  }
   if (DEV_ONLY) {
     report(`cross-validation on the development part (${devel.length} messages, each scanned once by a Bayes that never saw it)`, cv);
     if (SHOW_SYMBOLS) symbolRates(cv.slice(0, 2), devel);
