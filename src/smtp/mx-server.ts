@@ -194,12 +194,19 @@ export class MxServer {
     st.recipients = new Map();
     st.rejectedRecipients = [];
     if (address.address.length > 320) return cb(smtpError(553, '5.1.7', 'Sender address too long'));
-    const refusal = this.o.submission ? this.o.submission.checkMailFrom(session, address.address) : this.#tlsRequiredRefusal(session, st, address.address);
-    if (refusal) {
-      this.o.log.info({ client: normaliseIp(session.remoteAddress), from: address.address, reply: refusal.code, why: refusal.message }, 'sender refused');
-      return cb(smtpError(refusal.code, refusal.enhanced, refusal.message));
-    }
-    cb();
+    const refusal = this.o.submission ? this.o.submission.checkMailFrom(session, address.address) : Promise.resolve(this.#tlsRequiredRefusal(session, st, address.address));
+    refusal.then(
+      (r) => {
+        if (!r) return cb();
+        this.o.log.info({ client: normaliseIp(session.remoteAddress), from: address.address, reply: r.code, why: r.message }, 'sender refused');
+        cb(smtpError(r.code, r.enhanced, r.message));
+      },
+      (err: unknown) => {
+        // The shared counters could not be read (database busy or down): a temporary answer.
+        this.o.log.error({ err }, 'cannot check the sender');
+        cb(smtpError(451, '4.3.0', 'Temporary failure checking the sender, try again later'));
+      },
+    );
   }
 
   /** Partners that must use TLS (smtp.requireTlsFrom): 530 5.7.0 while the session is plain text. */
@@ -457,7 +464,8 @@ export class MxServer {
         toRows(id, events),
       );
     }
-    this.o.submission?.accepted(session);
+    // Counted after the message is durable; a failure to count never fails the accepted message.
+    this.o.submission?.accepted(session).catch((err: unknown) => log.warn({ err }, 'submission: cannot count the message against the rate limits'));
     log.info({ from: mailFrom, rcpts: recipients.length, size: raw.length, copies: spooled.length, held: copies.length - spooled.length }, 'queued');
     return `Ok: queued as ${id}`;
   }
