@@ -72,6 +72,7 @@ import { storeSource } from './tls/store-source.ts';
 import { startAcmeHttpServer, type AcmeHttpServer } from './tls/acme-http-server.ts';
 import { startCertificateRenewal } from './tls/renewal-timer.ts';
 import { trustAcmeCa } from './tls/acme.ts';
+import { hitRateLimit, rateLimitCount } from './db/repos/rate-limits.ts';
 
 /** The version recorded with each node's heartbeat. */
 const GATEWAY_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -286,6 +287,7 @@ export class Gateway {
             implicitTls,
             authenticate: (user, password, ip) => authenticateSubmission(db, user, password, ip),
             settings: currentSettings,
+            counter: { count: (key, windowMs) => rateLimitCount(db, key, windowMs), hit: (key, windowMs) => hitRateLimit(db, key, windowMs) },
             log: log.child({ listener: implicitTls ? 'submissions' : 'submission' }),
           }),
           log,

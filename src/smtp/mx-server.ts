@@ -228,15 +228,28 @@ export class MxServer {
     st.recipients = new Map();
     st.rejectedRecipients = [];
     if (address.address.length > 320) return cb(smtpError(553, '5.1.7', 'Sender address too long'));
-    const refusal = this.o.submission ? this.o.submission.checkMailFrom(session, address.address) : this.#tlsRequiredRefusal(session, st, address.address);
-    if (refusal) {
-      this.o.log.info({ client: normaliseIp(session.remoteAddress), from: address.address, reply: refusal.code, why: refusal.message }, 'sender refused');
-      return cb(smtpError(refusal.code, refusal.enhanced, refusal.message));
-    }
+    const refusal = this.o.submission ? this.o.submission.checkMailFrom(session, address.address) : Promise.resolve(this.#tlsRequiredRefusal(session, st, address.address));
+    refusal.then(
+      (r) => {
+        if (r) {
+          this.o.log.info({ client: normaliseIp(session.remoteAddress), from: address.address, reply: r.code, why: r.message }, 'sender refused');
+          return cb(smtpError(r.code, r.enhanced, r.message));
+        }
+        this.#messageRate(session, st, cb);
+      },
+      (err: unknown) => {
+        // The shared counters could not be read (database busy or down): a temporary answer.
+        this.o.log.error({ err }, 'cannot check the sender');
+        cb(smtpError(451, '4.3.0', 'Temporary failure checking the sender, try again later'));
+      },
+    );
+  }
+
+  /** smtp.limits.messagesPerHour, counted at MAIL as Postfix's smtpd_client_message_rate_limit: 450, the client may come back. */
+  #messageRate(session: Session, st: SessionState, cb: (err?: Error | null) => void): void {
     const ip = normaliseIp(session.remoteAddress);
     const perHour = st.policy.settings['smtp.limits.messagesPerHour'];
     if (!this.o.limits || !perHour || this.#trusted(session, st, ip)) return cb();
-    // Counted at MAIL, as Postfix's smtpd_client_message_rate_limit: 450, the client may come back.
     this.o.limits.message(clientKey(ip), perHour).then(
       (verdict) => cb(verdict.ok ? null : this.#limitRefusal(ip, verdict, 450, '4.7.1', 'Error: too much mail from')),
       () => cb(),
@@ -498,7 +511,8 @@ export class MxServer {
         toRows(id, events),
       );
     }
-    this.o.submission?.accepted(session);
+    // Counted after the message is durable; a failure to count never fails the accepted message.
+    this.o.submission?.accepted(session).catch((err: unknown) => log.warn({ err }, 'submission: cannot count the message against the rate limits'));
     log.info({ from: mailFrom, rcpts: recipients.length, size: raw.length, copies: spooled.length, held: copies.length - spooled.length }, 'queued');
     return `Ok: queued as ${id}`;
   }
