@@ -51,6 +51,7 @@ import { pdfMethod } from './pipeline/encrypt/pdf-method.ts';
 import { decryptStage, type InboundDecryptor } from './pipeline/encrypt/decrypt-stage.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
+import { signOwnMessage } from './pipeline/sign/sign-own.ts';
 import type { Spool } from './spool/spool-file.ts';
 import { openSpool } from './spool/open-spool.ts';
 import { startNodeHeartbeat } from './ops/node-heartbeat.ts';
@@ -265,6 +266,8 @@ export class Gateway {
       node,
       owner: this.nodeName,
       log,
+      // DSNs are signed like relayed mail: with the keys of their From domain (the host name's).
+      signDsn: (m) => signOwnMessage(keys, m),
       ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
     });
     // Submitted mail is outbound mail: the same pipeline as the relay networks' (malware,

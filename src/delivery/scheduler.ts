@@ -20,8 +20,8 @@ import type { IndexWriter } from '../trace/index-writer.ts';
 import { DestinationError, resolveDestinations } from './destinations.ts';
 import { ConnectionFailure, type RecipientResult, type SmtpClientPool } from './smtp-client.ts';
 import { parseRoute } from './route.ts';
-import { nextAttempt } from './retry-schedule.ts';
-import { sendBounce } from './bounce.ts';
+import { delayWarningDue, nextAttempt } from './retry-schedule.ts';
+import { sendBounce, sendDelayWarning, type DsnSigner } from './bounce.ts';
 import { claimDueRecipients, releaseLeases, renewLeases, type ClaimedRecipient } from '../db/repos/queue-lease.ts';
 
 /** The shortest lease, whatever delivery.leaseSec says: renewals must have time to land. */
@@ -35,7 +35,8 @@ export interface DeliveryJob {
   receivedAt: number;
   route: string;
   requireTls: boolean;
-  rcpts: Array<{ idx: number; address: string }>;
+  /** `warned`: its delay warning was sent (delivery.retry.delayWarningSec). */
+  rcpts: Array<{ idx: number; address: string; warned?: boolean }>;
   /** Failed attempts so far (the most of the job's recipients). */
   attempts: number;
   firstAttemptAt: number | null;
@@ -56,6 +57,8 @@ export interface SchedulerOptions {
   /** Who holds the leases this scheduler takes: unique among the nodes sharing the database. */
   owner: string;
   log: Logger;
+  /** DKIM-signs the DSNs this scheduler writes (the keys of their From domain). */
+  signDsn?: DsnSigner;
   pollIntervalMs?: number;
   maxConcurrent?: number;
 }
@@ -225,7 +228,7 @@ export class DeliveryScheduler {
         };
         jobs.set(key, job);
       }
-      job.rcpts.push({ idx: r.idx, address: r.address });
+      job.rcpts.push({ idx: r.idx, address: r.address, warned: r.delay_warned_at !== null });
       job.attempts = Math.max(job.attempts, r.attempts);
       const first = r.first_attempt_at;
       if (first !== null) job.firstAttemptAt = job.firstAttemptAt === null ? first : Math.min(job.firstAttemptAt, first);
@@ -374,6 +377,7 @@ export class DeliveryScheduler {
       else this.#pendingCount.set(job.messageId, left - final);
     }
     log.info({ delivered: delivered.length, deferred: deferred.length, failed: failed.length, remote }, 'delivery attempt');
+    if (deferred.length) await this.#warnDelayed(job, deferred, remote, message, log, now);
     if (knownDone) await this.o.spool.remove(job.file);
     else if (final && left === undefined) await this.#finishIfDone(job);
   }
@@ -404,6 +408,7 @@ export class DeliveryScheduler {
         remote,
         original: message,
         commitWith: record,
+        sign: this.o.signDsn,
       });
       this.o.index.event(job.messageId, 'dsn', { dsnId, recipients: failed.map((f) => f.address) });
       return true;
@@ -411,6 +416,43 @@ export class DeliveryScheduler {
       log.error({ err }, 'could not queue the delivery status notification');
       this.o.index.event(job.messageId, 'dsn-failed', { error: (err as Error).message });
       return false;
+    }
+  }
+
+  /**
+   * delivery.retry.delayWarningSec: recipients deferred that long since the message
+   * arrived (Postfix's delay_warning_time counts the same way) get one "delayed" DSN. It
+   * commits with their delay_warned_at, so it is sent once, by whichever node or worker
+   * defers them then; a failure to queue it is tried again at the next deferral.
+   */
+  async #warnDelayed(job: DeliveryJob, deferred: Array<{ idx: number; result: RecipientResult }>, remote: string | null, message: Buffer, log: Logger, now: number): Promise<void> {
+    const policy = this.o.policy.cached().settings['delivery.retry'];
+    if (policy.delayWarningSec === undefined || job.mailFrom === '' || job.direction === 'dsn') return;
+    const warned = new Set(job.rcpts.filter((r) => r.warned).map((r) => r.idx));
+    const due = deferred.filter((d) => delayWarningDue(policy, { firstAttemptAt: new Date(job.receivedAt), now: new Date(now), warned: warned.has(d.idx) }));
+    if (!due.length) return;
+    const idx = due.map((d) => d.idx);
+    try {
+      const dsnId = await sendDelayWarning({
+        acceptor: this.o.acceptor,
+        policy: this.o.policy.cached(),
+        hostname: this.o.hostname,
+        node: this.o.node,
+        job,
+        delayed: due.map((d) => d.result),
+        willRetryUntil: new Date((job.firstAttemptAt ?? now) + policy.queueLifetimeSec * 1000),
+        remote,
+        original: message,
+        sign: this.o.signDsn,
+        commitWith: async (db) => {
+          await db.updateTable('recipients').set({ delay_warned_at: now }).where('message_id', '=', job.messageId).where('idx', 'in', idx).execute();
+        },
+      });
+      for (const r of job.rcpts) if (idx.includes(r.idx)) r.warned = true;
+      this.o.index.event(job.messageId, 'dsn-delayed', { dsnId, recipients: due.map((d) => d.result.address), afterSec: policy.delayWarningSec });
+    } catch (err) {
+      log.error({ err }, 'could not queue the delay warning; trying again at the next deferral');
+      this.o.index.event(job.messageId, 'dsn-failed', { action: 'delayed', error: (err as Error).message });
     }
   }
 
