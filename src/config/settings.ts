@@ -178,6 +178,8 @@ export interface Settings {
   'delivery.tlsCaFile': string | null;
   /** Apply the MTA-STS policy (RFC 8461) receiving domains publish. */
   'delivery.mtaSts': boolean;
+  /** The HTTPS port MTA-STS policies are fetched from (443; another only for tests and split-horizon setups). */
+  'delivery.mtaStsPort': number;
 
   // ---- Connection defences on the MX, for clients outside the relay networks (0 / false = off).
   /** New connections per minute from one client address (421 4.7.0 above it). */
@@ -323,6 +325,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'smtp.requireTlsFrom': { domains: [], networks: [] },
   'delivery.tlsCaFile': null,
   'delivery.mtaSts': true,
+  'delivery.mtaStsPort': 443,
   'smtp.limits.connectionsPerMinute': 0,
   'smtp.limits.messagesPerHour': 0,
   'greylist.enabled': false,
@@ -487,6 +490,7 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
   'delivery.tlsCaFile': (key, value) => {
     if (value !== null && (typeof value !== 'string' || !value.startsWith('/'))) throw new Error(`${key} must be the absolute path of a PEM file of CA certificates, or null`);
   },
+  'delivery.mtaStsPort': wholeNumberIn(1, 65535),
   'smtp.limits.connectionsPerMinute': wholeNumberIn(0, 1_000_000),
   'smtp.limits.messagesPerHour': wholeNumberIn(0, 1_000_000),
   'greylist.delaySec': wholeNumberIn(1, 24 * 3600),
