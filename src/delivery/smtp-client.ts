@@ -5,6 +5,7 @@
 // chain to a trusted root and name the host). Every connection reports the protocol,
 // cipher and verification result it got, whatever the level.
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { checkServerIdentity, TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
@@ -89,10 +90,7 @@ class DestinationPool {
   idle: PooledConnection[] = [];
   open = 0;
   waiters: Array<(c: PooledConnection | null) => void> = [];
-  constructor(
-    readonly dest: Destination,
-    readonly plan: ConnectPlan,
-  ) {}
+  constructor(readonly dest: Destination) {}
 }
 
 export class SmtpClientPool {
@@ -103,7 +101,7 @@ export class SmtpClientPool {
 
   async send(dest: Destination, plan: ConnectPlan, envelope: { from: string; to: string[] }, message: Buffer): Promise<SendResult> {
     const pool = this.#pool(dest, plan);
-    const pc = await this.#acquire(pool);
+    const pc = await this.#acquire(pool, plan);
     const remote = `${dest.name}[${dest.address}]:${dest.port}`;
     let reusable = true;
     try {
@@ -138,19 +136,18 @@ export class SmtpClientPool {
 
   #pool(dest: Destination, plan: ConnectPlan): DestinationPool {
     // A connection is shared only by deliveries that asked for the same thing of it.
-    const login = plan.login ? `${plan.login.tls}:${plan.login.user}` : '';
+    // A changed login (user or password) gets new connections; the password only as a hash.
+    const login = plan.login ? `${plan.login.tls}:${plan.login.user}:${createHash('sha256').update(plan.login.pass).digest('hex').slice(0, 16)}` : '';
     const key = `${dest.address}|${dest.port}|${plan.level}|${plan.verifyName}|${login}`;
     let p = this.#pools.get(key);
     if (!p) {
-      p = new DestinationPool(dest, plan);
+      p = new DestinationPool(dest);
       this.#pools.set(key, p);
-    } else {
-      p.plan.secureContext = plan.secureContext; // the CA file may have changed
     }
     return p;
   }
 
-  async #acquire(pool: DestinationPool): Promise<PooledConnection> {
+  async #acquire(pool: DestinationPool, plan: ConnectPlan): Promise<PooledConnection> {
     while (pool.idle.length) {
       const pc = pool.idle.pop()!;
       if (pc.idleTimer) clearTimeout(pc.idleTimer);
@@ -161,7 +158,7 @@ export class SmtpClientPool {
     if (pool.open < this.o.maxPerDestination) {
       pool.open++;
       try {
-        return await this.#connect(pool);
+        return await this.#connect(pool, plan);
       } catch (err) {
         pool.open--;
         this.#wakeWaiter(pool);
@@ -171,7 +168,7 @@ export class SmtpClientPool {
     const pc = await new Promise<PooledConnection | null>((resolve) => pool.waiters.push(resolve));
     if (!pc) {
       if (this.#closed) throw new ConnectionFailure('delivery is shutting down', '4.3.2');
-      return this.#acquire(pool); // a slot was freed: open our own connection
+      return this.#acquire(pool, plan); // a slot was freed: open our own connection
     }
     return pc;
   }
@@ -208,8 +205,9 @@ export class SmtpClientPool {
     pool.open--;
   }
 
-  #connect(pool: DestinationPool): Promise<PooledConnection> {
-    const { dest, plan } = pool;
+  /** `plan` is this delivery's (same level, name and login as the pool's; its reason may differ). */
+  #connect(pool: DestinationPool, plan: ConnectPlan): Promise<PooledConnection> {
+    const { dest } = pool;
     const remote = `${dest.name}[${dest.address}]:${dest.port}`;
     if (plan.level === 'dane') {
       // RFC 7672 needs TLSA records with a DNSSEC-validated (AD) answer; the resolver here
@@ -291,10 +289,14 @@ function tlsInfoOf(conn: SMTPConnection, name: string): TlsInfo | null {
   const socket = (conn as unknown as { _socket?: unknown })._socket;
   if (!conn.secure || !(socket instanceof TLSSocket)) return null;
   const cipher = socket.getCipher();
-  let verifyError: string | null = socket.authorized ? null : String(socket.authorizationError ?? 'certificate not trusted');
+  // With a servername, Node reports a name mismatch as the bare code
+  // ERR_TLS_CERT_ALTNAME_INVALID; checkServerIdentity says which names the certificate has.
+  const chainError = socket.authorized ? null : String(socket.authorizationError ?? 'certificate not trusted');
+  let verifyError = chainError === 'ERR_TLS_CERT_ALTNAME_INVALID' ? null : chainError;
   if (!verifyError) {
     const mismatch = checkServerIdentity(name, socket.getPeerCertificate());
     if (mismatch) verifyError = mismatch.message;
+    else if (chainError) verifyError = chainError;
   }
   return { version: socket.getProtocol() ?? 'unknown', cipher: cipher?.standardName ?? cipher?.name ?? 'unknown', verified: verifyError === null, verifyError };
 }
