@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createServer as createHttps, type Server as HttpsServer } from 'node:https';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTestGateway, eventually, type TestGateway } from '../helpers/gateway.ts';
+import { eventually, type TestGateway } from '../helpers/gateway.ts';
+import { startApiGateway, type ApiGateway } from '../helpers/api.ts';
 import { startTestDns, type TestDns } from '../helpers/dns-server.ts';
 import { findFreePort } from '../helpers/peers.ts';
 import { sendMessage, simpleMessage } from '../helpers/smtp-probe.ts';
@@ -19,6 +20,7 @@ import { addRelayNetwork } from '../../src/db/repos/relay-policy.ts';
 import { setTlsPolicy } from '../../src/db/repos/tls-policies.ts';
 import { setSetting } from '../../src/config/settings.ts';
 
+let api: ApiGateway;
 let gw: TestGateway;
 let dns: TestDns;
 let ca: TestCa;
@@ -90,7 +92,9 @@ before(async () => {
     ...Object.fromEntries(Object.keys(POLICIES).flatMap((d) => [[`_mta-sts.${d}`, { TXT: ['v=STSv1; id=20261202T1'] }], [`mta-sts.${d}`, { A: ['127.0.0.1'] }]])),
     'corp.test': mx('relay.isp.test'),
   });
-  gw = await createTestGateway({ dnsServer: dns.server });
+  // The gateway starts now; the settings below apply to it live (as the CLI's would).
+  api = await startApiGateway({ dnsServer: dns.server });
+  gw = api.gw;
   await addRelayNetwork(gw.db, '127.0.0.0/8');
   await setSetting(gw.db, 'delivery.mxPort', mxPort);
   await setSetting(gw.db, 'delivery.retry', { minimalBackoffSec: 3600, maximalBackoffSec: 3600, queueLifetimeSec: 86400 });
@@ -102,11 +106,10 @@ before(async () => {
   await setTlsPolicy(gw.db, 'verify-name.test', 'verify');
   await setTlsPolicy(gw.db, 'verify-chain.test', 'verify');
   await setTlsPolicy(gw.db, 'none.test', 'none');
-  await gw.start();
 });
 
 after(async () => {
-  await gw?.cleanup();
+  await api?.cleanup();
   for (const p of peers) await p.close();
   await new Promise<void>((r) => (sts ? sts.close(() => r()) : r()));
   await dns?.close();
@@ -274,4 +277,37 @@ test('smarthost with a wrong password: deferred with the server\'s refusal, neve
   const o = await outcome(id);
   assert.equal(o.status, 'deferred', JSON.stringify(o));
   assert.match(o.reply, /refused the login of "gw-user".*535/, o.reply);
+});
+
+test('API: PUT /api/v1/smarthost with a login stores it sealed; GET shows the user and TLS mode, never the password; mail then goes out authenticated', async () => {
+  const denied = await api.as('auditor').put('/api/v1/smarthost', { host: `relay.isp.test:${smarthost.port}`, login: { user: 'gw-user', password: 'x' } });
+  assert.equal(denied.status, 403, denied.text);
+  const put = await api.as('admin').put('/api/v1/smarthost', { host: `relay.isp.test:${smarthost.port}`, login: { user: 'gw-user', password: 's3cret pass!', tls: 'starttls' } });
+  assert.equal(put.status, 200, put.text);
+  assert.deepEqual(put.json, { host: `relay.isp.test:${smarthost.port}`, user: 'gw-user', tls: 'starttls' }, put.text);
+  const get = await api.as('auditor').get('/api/v1/smarthost');
+  assert.equal(get.status, 200, get.text);
+  assert.ok(!get.text.includes('s3cret'), get.text);
+  const audit = await gw.db.selectFrom('audit_log').select(['action', 'after_json']).where('action', '=', 'smarthost.login').execute();
+  assert.ok(audit.length >= 1 && audit.every((a) => !String(a.after_json).includes('s3cret')), JSON.stringify(audit));
+  const { id, marker } = await send('c@corp.test');
+  const o = await outcome(id);
+  assert.equal(o.status, 'delivered', JSON.stringify(o));
+  assert.equal(smarthost.messages.find((m) => m.raw.includes(marker))?.user, 'gw-user', 'authenticated with the password set through the API');
+  const bad = await api.as('admin').put('/api/v1/smarthost', { host: `relay.isp.test:${smarthost.port}`, login: { user: 'gw-user', password: 'x', tls: 'plaintext' } });
+  assert.equal(bad.status, 400, bad.text);
+});
+
+test('API: TLS policies (PUT/GET/DELETE /api/v1/tls-policies), "dane" refused with the reason', async () => {
+  const put = await api.as('admin').put('/api/v1/tls-policies/.partner.test', { level: 'verify' });
+  assert.equal(put.status, 200, put.text);
+  const list = await api.as('auditor').get('/api/v1/tls-policies');
+  assert.ok((list.json as Array<{ destination: string; level: string }>).some((p) => p.destination === '.partner.test' && p.level === 'verify'), list.text);
+  const dane = await api.as('admin').put('/api/v1/tls-policies/partner.test', { level: 'dane' });
+  assert.equal(dane.status, 400, dane.text);
+  assert.match(dane.text, /DNSSEC-validating resolver/, dane.text);
+  const del = await api.as('admin').delete('/api/v1/tls-policies/.partner.test');
+  assert.equal(del.status, 200, del.text);
+  const sts = await api.as('auditor').get('/api/v1/mta-sts');
+  assert.ok((sts.json as Array<{ domain: string; mode: string }>).some((p) => p.domain === 'sts-good.test' && p.mode === 'enforce'), sts.text);
 });
