@@ -10,6 +10,7 @@ import { migrate } from './db/migrate.ts';
 import { DnsResolver } from './dns/resolver.ts';
 import { PolicyStore } from './smtp/relay-policy.ts';
 import { MxServer } from './smtp/mx-server.ts';
+import { clientLimiter } from './smtp/client-limits.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
 import { receivedHeaderStage } from './pipeline/received-header.ts';
 import { verifyStage } from './pipeline/verify/verify-stage.ts';
@@ -72,6 +73,7 @@ import { storeSource } from './tls/store-source.ts';
 import { startAcmeHttpServer, type AcmeHttpServer } from './tls/acme-http-server.ts';
 import { startCertificateRenewal } from './tls/renewal-timer.ts';
 import { trustAcmeCa } from './tls/acme.ts';
+import { hitRateLimit, rateLimitCount } from './db/repos/rate-limits.ts';
 
 /** The version recorded with each node's heartbeat. */
 const GATEWAY_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -287,6 +289,7 @@ export class Gateway {
             implicitTls,
             authenticate: (user, password, ip) => authenticateSubmission(db, user, password, ip),
             settings: currentSettings,
+            counter: { count: (key, windowMs) => rateLimitCount(db, key, windowMs), hit: (key, windowMs) => hitRateLimit(db, key, windowMs) },
             log: log.child({ listener: implicitTls ? 'submissions' : 'submission' }),
           }),
           log,
@@ -305,6 +308,7 @@ export class Gateway {
       index: this.index,
       quarantine: this.quarantine.store,
       dnsblLookup: (n) => dns.a(n),
+      limits: clientLimiter(log),
       rcptCheck: async (client, mailFrom, rcpt) => {
         if (client.trusted || !currentSettings()['filter.enabled']) return null;
         const why = (await filterConfig.get()).lists.blockAtRcpt({ mailFrom, clientIp: client.ip }, rcpt);
