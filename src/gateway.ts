@@ -10,6 +10,7 @@ import { migrate } from './db/migrate.ts';
 import { DnsResolver } from './dns/resolver.ts';
 import { PolicyStore } from './smtp/relay-policy.ts';
 import { MxServer } from './smtp/mx-server.ts';
+import { clientLimiter } from './smtp/client-limits.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
 import { receivedHeaderStage } from './pipeline/received-header.ts';
 import { verifyStage } from './pipeline/verify/verify-stage.ts';
@@ -305,6 +306,7 @@ export class Gateway {
       index: this.index,
       quarantine: this.quarantine.store,
       dnsblLookup: (n) => dns.a(n),
+      limits: clientLimiter(log),
       rcptCheck: async (client, mailFrom, rcpt) => {
         if (client.trusted || !currentSettings()['filter.enabled']) return null;
         const why = (await filterConfig.get()).lists.blockAtRcpt({ mailFrom, clientIp: client.ip }, rcpt);
