@@ -352,8 +352,8 @@ export class Gateway {
     if (this.#node === 0) {
       this.#purge = startQuarantinePurge({ service: this.quarantine.service, retentionDays: () => this.policy.cached().settings['quarantine.retentionDays'], log: this.#log });
       this.#notifyTimers = startNotificationTimers(this.notifier);
-      this.#traceRetention = startTraceRetention({ db: this.db, retentionDays: () => this.policy.cached().settings['retention.traceDays'], log: this.#log });
-      this.#renewal = startCertificateRenewal({ db: this.db, masterKey: () => this.#loadMasterKey(), log: this.#log, intervalMs: this.#config.acme.renewCheckSeconds * 1000 });
+      this.#traceRetention = startTraceRetention({ db: this.db, retentionDays: () => this.policy.cached().settings['retention.traceDays'], log: this.#log, holder: this.nodeName });
+      this.#renewal = startCertificateRenewal({ db: this.db, masterKey: () => this.#loadMasterKey(), log: this.#log, intervalMs: this.#config.acme.renewCheckSeconds * 1000, holder: this.nodeName });
     }
     await this.mx.listen();
     // startupMs: from this process's start to the listener being open (the figure an
