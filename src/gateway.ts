@@ -61,6 +61,7 @@ import { SpoolSpace } from './spool/free-space.ts';
 import { IndexWriter } from './trace/index-writer.ts';
 import { SmtpClientPool } from './delivery/smtp-client.ts';
 import { DeliveryScheduler } from './delivery/scheduler.ts';
+import { TransportSecurity } from './delivery/transport-security.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { loadMasterKey, type MasterKey } from './keys/master-key.ts';
 import { SubmissionGate } from './smtp/submission-gate.ts';
@@ -261,6 +262,7 @@ export class Gateway {
       acceptor,
       dns,
       pool: this.#pool,
+      transport: new TransportSecurity({ db, dns, policy, masterKey: () => (this.#masterKey ??= loadMasterKey(config.masterKeyFile)), log }),
       policy,
       hostname: config.hostname,
       node,
@@ -353,8 +355,8 @@ export class Gateway {
     if (this.#node === 0) {
       this.#purge = startQuarantinePurge({ service: this.quarantine.service, retentionDays: () => this.policy.cached().settings['quarantine.retentionDays'], log: this.#log });
       this.#notifyTimers = startNotificationTimers(this.notifier);
-      this.#traceRetention = startTraceRetention({ db: this.db, retentionDays: () => this.policy.cached().settings['retention.traceDays'], log: this.#log });
-      this.#renewal = startCertificateRenewal({ db: this.db, masterKey: () => this.#loadMasterKey(), log: this.#log, intervalMs: this.#config.acme.renewCheckSeconds * 1000 });
+      this.#traceRetention = startTraceRetention({ db: this.db, retentionDays: () => this.policy.cached().settings['retention.traceDays'], log: this.#log, holder: this.nodeName });
+      this.#renewal = startCertificateRenewal({ db: this.db, masterKey: () => this.#loadMasterKey(), log: this.#log, intervalMs: this.#config.acme.renewCheckSeconds * 1000, holder: this.nodeName });
     }
     await this.mx.listen();
     // startupMs: from this process's start to the listener being open (the figure an
