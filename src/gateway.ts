@@ -60,6 +60,7 @@ import { SpoolSpace } from './spool/free-space.ts';
 import { IndexWriter } from './trace/index-writer.ts';
 import { SmtpClientPool } from './delivery/smtp-client.ts';
 import { DeliveryScheduler } from './delivery/scheduler.ts';
+import { TransportSecurity } from './delivery/transport-security.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { loadMasterKey, type MasterKey } from './keys/master-key.ts';
 import { SubmissionGate } from './smtp/submission-gate.ts';
@@ -260,6 +261,7 @@ export class Gateway {
       acceptor,
       dns,
       pool: this.#pool,
+      transport: new TransportSecurity({ db, dns, policy, masterKey: () => (this.#masterKey ??= loadMasterKey(config.masterKeyFile)), log }),
       policy,
       hostname: config.hostname,
       node,

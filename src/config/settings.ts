@@ -178,6 +178,8 @@ export interface Settings {
   'delivery.tlsCaFile': string | null;
   /** Apply the MTA-STS policy (RFC 8461) receiving domains publish. */
   'delivery.mtaSts': boolean;
+  /** The HTTPS port MTA-STS policies are fetched from (443; another only for tests and split-horizon setups). */
+  'delivery.mtaStsPort': number;
 
   // ---- Connection defences on the MX, for clients outside the relay networks (0 / false = off).
   // A client is its address, or its /64 for IPv6; counted across all worker processes.
@@ -326,6 +328,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'smtp.requireTlsFrom': { domains: [], networks: [] },
   'delivery.tlsCaFile': null,
   'delivery.mtaSts': true,
+  'delivery.mtaStsPort': 443,
   'smtp.limits.connectionsPerClient': 50,
   'smtp.limits.connectionsPerMinute': 0,
   'smtp.limits.messagesPerHour': 0,
@@ -491,6 +494,7 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
   'delivery.tlsCaFile': (key, value) => {
     if (value !== null && (typeof value !== 'string' || !value.startsWith('/'))) throw new Error(`${key} must be the absolute path of a PEM file of CA certificates, or null`);
   },
+  'delivery.mtaStsPort': wholeNumberIn(1, 65535),
   'smtp.limits.connectionsPerClient': wholeNumberIn(0, 1_000_000),
   'smtp.limits.connectionsPerMinute': wholeNumberIn(0, 1_000_000),
   'smtp.limits.messagesPerHour': wholeNumberIn(0, 1_000_000),
