@@ -178,9 +178,14 @@ export interface Settings {
   'delivery.tlsCaFile': string | null;
   /** Apply the MTA-STS policy (RFC 8461) receiving domains publish. */
   'delivery.mtaSts': boolean;
+  /** The HTTPS port MTA-STS policies are fetched from (443; another only for tests and split-horizon setups). */
+  'delivery.mtaStsPort': number;
 
   // ---- Connection defences on the MX, for clients outside the relay networks (0 / false = off).
-  /** New connections per minute from one client address (421 4.7.0 above it). */
+  // A client is its address, or its /64 for IPv6; counted across all worker processes.
+  /** Connections open at once from one client (421 4.7.0 above it; Postfix's smtpd_client_connection_count_limit). */
+  'smtp.limits.connectionsPerClient': number;
+  /** New connections per minute from one client (421 4.7.0 above it). */
   'smtp.limits.connectionsPerMinute': number;
   /** Messages per hour from one client address (450 4.7.1 at MAIL above it). */
   'smtp.limits.messagesPerHour': number;
@@ -323,6 +328,8 @@ export const SETTINGS_DEFAULTS: Settings = {
   'smtp.requireTlsFrom': { domains: [], networks: [] },
   'delivery.tlsCaFile': null,
   'delivery.mtaSts': true,
+  'delivery.mtaStsPort': 443,
+  'smtp.limits.connectionsPerClient': 50,
   'smtp.limits.connectionsPerMinute': 0,
   'smtp.limits.messagesPerHour': 0,
   'greylist.enabled': false,
@@ -487,6 +494,8 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
   'delivery.tlsCaFile': (key, value) => {
     if (value !== null && (typeof value !== 'string' || !value.startsWith('/'))) throw new Error(`${key} must be the absolute path of a PEM file of CA certificates, or null`);
   },
+  'delivery.mtaStsPort': wholeNumberIn(1, 65535),
+  'smtp.limits.connectionsPerClient': wholeNumberIn(0, 1_000_000),
   'smtp.limits.connectionsPerMinute': wholeNumberIn(0, 1_000_000),
   'smtp.limits.messagesPerHour': wholeNumberIn(0, 1_000_000),
   'greylist.delaySec': wholeNumberIn(1, 24 * 3600),
