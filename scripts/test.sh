@@ -11,6 +11,12 @@ if git grep -nE '^(<<<<<<<|>>>>>>>) ' -- . ':!node_modules' 2>/dev/null; then
   exit 1
 fi
 
+# node_modules is never part of the tree (a committed symlink once replaced the real one).
+if git ls-files --error-unmatch node_modules >/dev/null 2>&1; then
+  echo "node_modules is tracked by git: git rm --cached node_modules" >&2
+  exit 1
+fi
+
 bash scripts/install-peers.sh
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
