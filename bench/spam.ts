@@ -27,7 +27,9 @@ import type { SpamCheck, SpamInput, SpamResult, SpamSymbol } from '../src/pipeli
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { defaultSaRuleDirs, loadSaRuleSet } from '../src/pipeline/filter/spam/sa/load.ts';
-import { scanWithSaRules } from '../src/pipeline/filter/spam/sa/check.ts';
+import { scanWithSaRules, weighSaSymbols } from '../src/pipeline/filter/spam/sa/check.ts';
+import { SETTINGS_DEFAULTS } from '../src/config/settings.ts';
+import { autolearnClass } from '../src/pipeline/filter/autolearn.ts';
 import type { SaRuleSet } from '../src/pipeline/filter/spam/sa/rule-set.ts';
 
 function arg(name: string, def: string): string {
@@ -46,6 +48,8 @@ const DEV_ONLY = process.argv.includes('--dev-only');
 const SA_CACHE = arg('sa-cache', '');
 /** Write each development message's scores by part (built-in rules, SA rules, Bayes) to this JSON file (tuning). */
 const DUMP = arg('dump', '');
+/** The SpamAssassin rules' weight (spam.saRulesWeight; default the setting's default). */
+const SA_WEIGHT = Number(arg('sa-weight', String(SETTINGS_DEFAULTS['spam.saRulesWeight'])));
 /** One file in HELD_OUT_OF is held out (by the first byte of the SHA-256 of its name). */
 const HELD_OUT_OF = 5;
 
@@ -94,7 +98,7 @@ interface Config {
 
 /** The SpamAssassin rules' symbols of a sample, for the score set the engine is in. */
 function saCheck(which: 'sa0' | 'sa2'): SpamCheck {
-  return { name: 'spamassassin-rules', run: (input) => (input as SpamInput & { sample: Sample }).sample[which].map((x) => ({ ...x })) };
+  return { name: 'spamassassin-rules', run: (input) => weighSaSymbols((input as SpamInput & { sample: Sample }).sample[which].map((x) => ({ ...x })), SA_WEIGHT) };
 }
 
 function toInput(m: CorpusMessage, parsed: Email): SpamInput {
@@ -361,7 +365,7 @@ async function main(): Promise<void> {
   report(`HELD-OUT part (${held.length} messages never looked at while tuning; Bayes learned the whole development part)`, ho);
   process.stdout.write(
     `\nthresholds: "thr FP<=x" is the lowest score threshold (0.1 steps) keeping ham false positives at or below x on that part; ` +
-      `CPU ms/msg is the spam engine's scan of a parsed message (postal-mime parse ${parseMsPerMsg.toFixed(2)} ms/msg more), SA rules included where used.\n` +
+      `CPU ms/msg is the spam engine's scan of a parsed message (postal-mime parse ${parseMsPerMsg.toFixed(2)} ms/msg more), SA rules included where used (scores x ${SA_WEIGHT}, spam.saRulesWeight).\n` +
       `Reference (issue 17, unseen mail): SpamAssassin 4.0.1 rules only 78.6% spam at 2.17% FP; rules + Bayes 90.1% at 0.85%; spamd ~80 ms/msg.\n`,
   );
 
@@ -370,14 +374,15 @@ async function main(): Promise<void> {
 
   // Autolearn on a fresh install: what the rules alone (no Bayes) would teach it.
   const fresh = ho[0]!;
-  const spamAt = 12;
-  const hamAt = 0.1;
+  const spamAt = SETTINGS_DEFAULTS['spam.autolearnSpamScore'];
+  const hamAt = SETTINGS_DEFAULTS['spam.autolearnHamScore'];
   let ls = 0, lsWrong = 0, lh = 0, lhWrong = 0;
   for (const [s, r] of fresh.results) {
-    if (r.score >= spamAt) {
+    const cls = autolearnClass(r, { spamAt, hamAt });
+    if (cls === 'spam') {
       ls++;
       if (s.msg.label !== 'spam') lsWrong++;
-    } else if (r.score <= hamAt) {
+    } else if (cls === 'ham') {
       lh++;
       if (s.msg.label !== 'ham') lhWrong++;
     }

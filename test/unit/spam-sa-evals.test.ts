@@ -177,3 +177,11 @@ test('FreeMail: From, a named header, Reply-To; wildcards of freemail_domains', 
   assert.equal(ev('check_freemail_replyto', rt, 'replyto'), true, 'both free mail, different addresses');
   assert.equal(ev('check_freemail_replyto', msg(`${BASE}\nReply-To: other@example.org`), 'replyto'), false, 'not free mail');
 });
+
+test('spam.saRulesWeight: rule scores are weighed, autolearn keeps the rule\'s own no-Bayes score', async () => {
+  const { weighSaSymbols } = await import('../../src/pipeline/filter/spam/sa/check.ts');
+  const out = weighSaSymbols([{ name: 'A', score: 3, description: '' }, { name: 'B', score: 1, description: '', learnScore: 2 }], 0.5);
+  assert.deepEqual(out.map((s) => [s.score, s.learnScore]), [[1.5, 3], [0.5, 2]], 'half weight; learnScore unchanged');
+  const same = [{ name: 'A', score: 3, description: '' }];
+  assert.equal(weighSaSymbols(same, 1), same, 'weight 1 leaves the symbols as they are');
+});

@@ -14,6 +14,14 @@ import { mayMatch, type RequiredLiterals } from './prefilter.ts';
 export interface SaCheckOptions {
   /** The score set for a message: 0 while Bayes does not score, 2 once it does (network tests never run here). */
   scoreSet: () => ScoreSet | Promise<ScoreSet>;
+  /** Factor on every rule's score (spam.saRulesWeight); autolearn still counts the rule's own score. Default 1. */
+  weight?: number;
+}
+
+/** The symbols with their scores multiplied by `weight` (learnScore keeps the rule's own no-Bayes score). */
+export function weighSaSymbols(symbols: SpamSymbol[], weight: number): SpamSymbol[] {
+  if (weight === 1) return symbols;
+  return symbols.map((s) => ({ ...s, score: Math.round(s.score * weight * 1000) / 1000, learnScore: s.learnScore ?? s.score }));
 }
 
 export interface SaScanResult {
@@ -153,7 +161,7 @@ export function saRulesCheck(set: SaRuleSet, o: SaCheckOptions): SpamCheck {
   return {
     name: 'spamassassin-rules',
     async run(input: SpamInput, _ctx: ScanContext) {
-      return scanWithSaRules(set, input, await o.scoreSet()).symbols;
+      return weighSaSymbols(scanWithSaRules(set, input, await o.scoreSet()).symbols, o.weight ?? 1);
     },
   };
 }
