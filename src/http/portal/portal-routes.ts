@@ -4,6 +4,7 @@
 // our own origin; every page shows only mail held for the user's own addresses.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { categoryLabel } from '../../notify/compose.ts';
+import { DIGEST_LANGUAGES, LANGUAGE_NAMES } from '../../notify/digest-text.ts';
 import { PORTAL_ROLE } from '../../services/actor.ts';
 import { login } from '../../services/login-service.ts';
 import {
@@ -21,7 +22,7 @@ import {
   renderOwn,
   reportOwn,
   requestRelease,
-  setDigestFrequency,
+  setDigestPrefs,
   type OwnItem,
 } from '../../services/portal-service.ts';
 import { sameSecret } from '../../services/secret-tokens.ts';
@@ -47,7 +48,7 @@ const FLASH: Record<string, string> = {
   blocked: 'The sender is on your block list.',
   'list-added': 'Added to your list.',
   'list-removed': 'Removed from your list.',
-  digest: 'Your digest frequency is saved.',
+  digest: 'Your digest settings are saved.',
   password: 'Your password is changed.',
 };
 
@@ -263,9 +264,11 @@ ${entries.length ? html`<table><thead><tr><th>List</th><th>Sender</th><th>For</t
     const st = await ctx.settings();
     const label = (f: string) => ({ never: 'Never', hourly: 'Every hour', daily: 'Every day', weekly: 'Every week' })[f] ?? f;
     const digestForms = choices.map(
-      (c) => html`<form method="post" action="/portal/settings/digest">${csrf(s)}<input type="hidden" name="address" value="${c.address}">
-<label for="freq-${c.address}">Digest for ${c.address}</label><select id="freq-${c.address}" name="frequency"><option value="" ${c.frequency === null ? html`selected` : ''}>Default (${label(st['digest.frequency'])})</option>${DIGEST_FREQUENCIES.map((f) => html`<option value="${f}" ${c.frequency === f ? html`selected` : ''}>${label(f)}</option>`)}</select>
-<button type="submit">Save</button></form>`,
+      (c) => html`<form method="post" action="/portal/settings/digest" class="digest-prefs">${csrf(s)}<input type="hidden" name="address" value="${c.address}">
+<h3>${c.address}</h3>
+<label for="freq-${c.address}">How often</label><select id="freq-${c.address}" name="frequency"><option value="" ${c.frequency === null ? html`selected` : ''}>Default (${label(st['digest.frequency'])})</option>${DIGEST_FREQUENCIES.map((f) => html`<option value="${f}" ${c.frequency === f ? html`selected` : ''}>${label(f)}</option>`)}</select>
+<label for="lang-${c.address}">Language</label><select id="lang-${c.address}" name="language"><option value="" ${c.language === null ? html`selected` : ''}>Default (${LANGUAGE_NAMES[st['digest.language']]})</option>${DIGEST_LANGUAGES.map((l) => html`<option value="${l}" ${c.language === l ? html`selected` : ''}>${LANGUAGE_NAMES[l]}</option>`)}</select>
+<div class="actions"><button type="submit">Save</button></div></form>`,
     );
     return page({
       title: 'Settings',
@@ -281,7 +284,7 @@ ${entries.length ? html`<table><thead><tr><th>List</th><th>Sender</th><th>For</t
   app.get('/portal/settings', { config: { public: true } }, signedIn(async (s, request) => settingsPage(s, request)));
   app.post('/portal/settings/digest', { config: { public: true } }, signedIn(async (s, request, reply) => {
     const f = (request.body ?? {}) as Record<string, string>;
-    await setDigestFrequency(portalDeps(ctx), s.user, String(f.address ?? ''), f.frequency ? String(f.frequency) : null);
+    await setDigestPrefs(portalDeps(ctx), s.user, String(f.address ?? ''), { frequency: f.frequency ? String(f.frequency) : null, language: f.language ? String(f.language) : null });
     return back(reply, '/portal/settings', 'digest');
   }));
   app.post('/portal/settings/password', { config: { public: true } }, signedIn(async (s, request, reply) => {
