@@ -50,6 +50,7 @@ PG_FILES=(
   test/unit/queue-lease.test.ts
   test/unit/tls-sni.test.ts
   test/unit/encryption-keys-repo.test.ts
+  test/unit/rate-limits.test.ts
   test/integration/api-filter.test.ts
 )
 out=$(mktemp)
