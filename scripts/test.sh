@@ -43,6 +43,7 @@ PG_FILES=(
   test/unit/services-core.test.ts
   test/unit/filter-services.test.ts
   test/unit/filter-policy-lists.test.ts
+  test/unit/digest-job.test.ts
   test/unit/filter-bayes-sql.test.ts
   test/unit/message-rules.test.ts
   test/unit/modify-rules.test.ts

@@ -215,6 +215,8 @@ export interface Settings {
   'portal.linkRateLimit': number;
   /** How often recipients get a quarantine digest unless they chose otherwise. */
   'digest.frequency': 'never' | 'hourly' | 'daily' | 'weekly';
+  /** Language of digests and notices unless the recipient chose one (notify/digest-text.ts: en, de, fr). */
+  'digest.language': 'en' | 'de' | 'fr';
   /** Recipients whose policy is named here get a notice for every message held for them. */
   'notify.heldNoticePolicies': string[];
   /** Sender of digests, notices and admin notifications; null: postmaster@<host name>. */
@@ -350,6 +352,7 @@ export const SETTINGS_DEFAULTS: Settings = {
   'portal.selfEnrol': true,
   'portal.linkRateLimit': 60,
   'digest.frequency': 'daily',
+  'digest.language': 'en',
   'notify.heldNoticePolicies': [],
   'notify.from': null,
   'notify.adminAddress': null,
@@ -528,6 +531,7 @@ const VALIDATORS: Partial<Record<SettingKey, (key: string, value: unknown) => vo
   },
   'portal.linkRateLimit': wholeNumberIn(1, 100_000),
   'digest.frequency': oneOf('never', 'hourly', 'daily', 'weekly'),
+  'digest.language': oneOf('en', 'de', 'fr'),
   'notify.heldNoticePolicies': (key, value) => {
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !v)) throw new Error(`${key} must be a list of policy names, e.g. ["default"]`);
   },
