@@ -13,6 +13,7 @@ import { loadSpamAssassinCorpus, spamAssassinCorpusDir } from './lib/corpus.ts';
 import { cachedSpamAssassinVerdicts, spamAssassinVerdicts, type SaVerdict } from './lib/sa-reference.ts';
 import { defaultSaRuleDirs, loadSaRuleSet } from '../src/pipeline/filter/spam/sa/load.ts';
 import { scanWithSaRules } from '../src/pipeline/filter/spam/sa/check.ts';
+import type { SaRuleSet } from '../src/pipeline/filter/spam/sa/rule-set.ts';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,6 +22,36 @@ function arg(name: string, def: string): string {
 const SHOW_RULES = Number(arg('rules', '40'));
 const EXAMPLES = arg('examples', '');
 const CACHED_ONLY = process.argv.includes('--cached');
+
+/**
+ * Where a disagreement can come from, read off the rule: what it (or, for a meta, what
+ * it reads) depends on that is ours rather than SpamAssassin's code — an eval function,
+ * the relay parsing of X-Spam-Relays-*, a regex translated approximately, a rule
+ * skipped here.
+ */
+function why(set: SaRuleSet, name: string): string {
+  const causes = new Set<string>();
+  const seen = new Set<string>();
+  const approx = new Map<string, string>();
+  for (const [what, names] of Object.entries(set.stats.approximations)) for (const n of names) approx.set(n, what);
+  const skipped = new Set(set.skipped.map((x) => x.name));
+  const visit = (n: string, depth: number) => {
+    if (seen.has(n) || depth > 6) return;
+    seen.add(n);
+    const r = set.byName.get(n);
+    if (!r) {
+      causes.add(skipped.has(n) ? `reads skipped ${n}` : `reads undefined ${n}`);
+      return;
+    }
+    if (r.evalFn) causes.add(`eval ${/eval:(\w+)/.exec(set.config.rules.get(n)?.definition ?? '')?.[1] ?? ''}`);
+    if (r.header && /^X-Spam-Relays|^ALL-/.test(r.header)) causes.add('relay parsing (X-Spam-Relays)');
+    if (approx.has(n)) causes.add(`regex approximated (${approx.get(n)})`);
+    if (r.re && (r.type === 'rawbody' || r.type === 'body')) causes.add(`${r.type} text rendering`);
+    if (r.meta) for (const d of r.meta.deps) visit(d, depth + 1);
+  };
+  visit(name, 0);
+  return [...causes].slice(0, 4).join('; ') || 'header values';
+}
 
 async function main(): Promise<void> {
   const corpus = loadSpamAssassinCorpus(spamAssassinCorpusDir());
@@ -80,9 +111,9 @@ async function main(): Promise<void> {
       `rule set evaluation: ${(ms / Math.max(messages, 1)).toFixed(2)} ms/message\n`,
   );
   const rows = [...perRule].filter(([, e]) => e.oursOnly + e.saOnly > 0).sort((a, b) => b[1].oursOnly + b[1].saOnly - (a[1].oursOnly + a[1].saOnly));
-  process.stdout.write(`\nrules that disagree (${rows.length}), most disagreements first: rule, both, ours only, SpamAssassin only\n`);
+  process.stdout.write(`\nrules that disagree (${rows.length}), most disagreements first: rule, both, ours only, SpamAssassin only, type: what it depends on that is ours (the likely cause)\n`);
   for (const [name, e] of rows.slice(0, SHOW_RULES)) {
-    process.stdout.write(`  ${name.padEnd(28)} ${String(e.both).padStart(5)} ${String(e.oursOnly).padStart(5)} ${String(e.saOnly).padStart(5)}  ${set.byName.get(name)?.type ?? ''}\n`);
+    process.stdout.write(`  ${name.padEnd(28)} ${String(e.both).padStart(5)} ${String(e.oursOnly).padStart(5)} ${String(e.saOnly).padStart(5)}  ${set.byName.get(name)?.type ?? ''}: ${why(set, name)}\n`);
   }
   const unloaded = [...saUnloaded].sort((a, b) => b[1] - a[1]);
   process.stdout.write(`\nrules SpamAssassin fired that we do not run (${unloaded.length}): name, messages, why\n`);

@@ -11,6 +11,12 @@ if git grep -nE '^(<<<<<<<|>>>>>>>) ' -- . ':!node_modules' 2>/dev/null; then
   exit 1
 fi
 
+# node_modules is never part of the tree (a committed symlink once replaced the real one).
+if git ls-files --error-unmatch node_modules >/dev/null 2>&1; then
+  echo "node_modules is tracked by git: git rm --cached node_modules" >&2
+  exit 1
+fi
+
 bash scripts/install-peers.sh
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -37,6 +43,7 @@ PG_FILES=(
   test/unit/services-core.test.ts
   test/unit/filter-services.test.ts
   test/unit/filter-policy-lists.test.ts
+  test/unit/digest-job.test.ts
   test/unit/filter-bayes-sql.test.ts
   test/unit/message-rules.test.ts
   test/unit/modify-rules.test.ts
@@ -49,6 +56,7 @@ PG_FILES=(
   test/unit/queue-lease.test.ts
   test/unit/tls-sni.test.ts
   test/unit/encryption-keys-repo.test.ts
+  test/unit/rate-limits.test.ts
   test/integration/api-filter.test.ts
 )
 out=$(mktemp)

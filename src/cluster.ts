@@ -1,7 +1,8 @@
 // Several gateway processes share the SMTP listener (node:cluster), so both cores of a
 // small machine accept, filter and deliver mail. The primary only migrates the database,
-// forks the workers, restarts one that dies (with backoff, forever: the primary never
-// ends on its own with status 0), and passes a stop on to all of them.
+// forks the workers, keeps the per-client connection counts they share, restarts one
+// that dies (with backoff, forever: the primary never ends on its own with status 0),
+// and passes a stop on to all of them.
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
@@ -10,6 +11,7 @@ import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { Gateway } from './gateway.ts';
 import { serveClusterMetrics } from './ops/metrics/cluster-metrics.ts';
+import { serveClientLimits } from './smtp/client-limits.ts';
 
 export function workerCount(config: LoadedConfig, override?: number): number {
   const n = override ?? config.workers;
@@ -64,6 +66,8 @@ async function runPrimary(o: RunOptions): Promise<void> {
     });
   };
   serveClusterMetrics();
+  // One set of per-client counters for every worker's MX listener (smtp/client-limits.ts).
+  serveClientLimits();
   for (let i = 0; i < o.workers; i++) fork(i);
   o.log.info({ workers: o.workers }, 'gateway workers started');
   const stop = (signal: string) => {

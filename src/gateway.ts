@@ -10,6 +10,7 @@ import { migrate } from './db/migrate.ts';
 import { DnsResolver } from './dns/resolver.ts';
 import { PolicyStore } from './smtp/relay-policy.ts';
 import { MxServer } from './smtp/mx-server.ts';
+import { clientLimiter } from './smtp/client-limits.ts';
 import { Pipeline } from './pipeline/pipeline.ts';
 import { receivedHeaderStage } from './pipeline/received-header.ts';
 import { verifyStage } from './pipeline/verify/verify-stage.ts';
@@ -50,6 +51,7 @@ import { pdfMethod } from './pipeline/encrypt/pdf-method.ts';
 import { decryptStage, type InboundDecryptor } from './pipeline/encrypt/decrypt-stage.ts';
 import { arcSealStage } from './pipeline/sign/seal-stage.ts';
 import { SigningKeyStore } from './pipeline/sign/key-store.ts';
+import { signOwnMessage } from './pipeline/sign/sign-own.ts';
 import type { Spool } from './spool/spool-file.ts';
 import { openSpool } from './spool/open-spool.ts';
 import { startNodeHeartbeat } from './ops/node-heartbeat.ts';
@@ -59,6 +61,7 @@ import { SpoolSpace } from './spool/free-space.ts';
 import { IndexWriter } from './trace/index-writer.ts';
 import { SmtpClientPool } from './delivery/smtp-client.ts';
 import { DeliveryScheduler } from './delivery/scheduler.ts';
+import { TransportSecurity } from './delivery/transport-security.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { loadMasterKey, type MasterKey } from './keys/master-key.ts';
 import { SubmissionGate } from './smtp/submission-gate.ts';
@@ -71,6 +74,7 @@ import { storeSource } from './tls/store-source.ts';
 import { startAcmeHttpServer, type AcmeHttpServer } from './tls/acme-http-server.ts';
 import { startCertificateRenewal } from './tls/renewal-timer.ts';
 import { trustAcmeCa } from './tls/acme.ts';
+import { hitRateLimit, rateLimitCount } from './db/repos/rate-limits.ts';
 
 /** The version recorded with each node's heartbeat. */
 const GATEWAY_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -258,11 +262,14 @@ export class Gateway {
       acceptor,
       dns,
       pool: this.#pool,
+      transport: new TransportSecurity({ db, dns, policy, masterKey: () => (this.#masterKey ??= loadMasterKey(config.masterKeyFile)), log }),
       policy,
       hostname: config.hostname,
       node,
       owner: this.nodeName,
       log,
+      // DSNs are signed like relayed mail: with the keys of their From domain (the host name's).
+      signDsn: (m) => signOwnMessage(keys, m),
       ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
     });
     // Submitted mail is outbound mail: the same pipeline as the relay networks' (malware,
@@ -285,6 +292,7 @@ export class Gateway {
             implicitTls,
             authenticate: (user, password, ip) => authenticateSubmission(db, user, password, ip),
             settings: currentSettings,
+            counter: { count: (key, windowMs) => rateLimitCount(db, key, windowMs), hit: (key, windowMs) => hitRateLimit(db, key, windowMs) },
             log: log.child({ listener: implicitTls ? 'submissions' : 'submission' }),
           }),
           log,
@@ -303,6 +311,7 @@ export class Gateway {
       index: this.index,
       quarantine: this.quarantine.store,
       dnsblLookup: (n) => dns.a(n),
+      limits: clientLimiter(log),
       rcptCheck: async (client, mailFrom, rcpt) => {
         if (client.trusted || !currentSettings()['filter.enabled']) return null;
         const why = (await filterConfig.get()).lists.blockAtRcpt({ mailFrom, clientIp: client.ip }, rcpt);
@@ -346,8 +355,8 @@ export class Gateway {
     if (this.#node === 0) {
       this.#purge = startQuarantinePurge({ service: this.quarantine.service, retentionDays: () => this.policy.cached().settings['quarantine.retentionDays'], log: this.#log });
       this.#notifyTimers = startNotificationTimers(this.notifier);
-      this.#traceRetention = startTraceRetention({ db: this.db, retentionDays: () => this.policy.cached().settings['retention.traceDays'], log: this.#log });
-      this.#renewal = startCertificateRenewal({ db: this.db, masterKey: () => this.#loadMasterKey(), log: this.#log, intervalMs: this.#config.acme.renewCheckSeconds * 1000 });
+      this.#traceRetention = startTraceRetention({ db: this.db, retentionDays: () => this.policy.cached().settings['retention.traceDays'], log: this.#log, holder: this.nodeName });
+      this.#renewal = startCertificateRenewal({ db: this.db, masterKey: () => this.#loadMasterKey(), log: this.#log, intervalMs: this.#config.acme.renewCheckSeconds * 1000, holder: this.nodeName });
     }
     await this.mx.listen();
     // startupMs: from this process's start to the listener being open (the figure an

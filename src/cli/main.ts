@@ -36,6 +36,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ['encryption'], load: async () => (await import('./encryption-commands.ts')).registerEncryption },
   { names: ['certs'], load: async () => (await import('./certs-commands.ts')).registerCerts },
   { names: ['app-password', 'sender-address'], load: async () => (await import('./submission-commands.ts')).registerSubmission },
+  { names: ['tls-policy', 'mta-sts'], load: async () => (await import('./transport-commands.ts')).registerTransport },
   { names: ['digest', 'notify', 'portal'], load: async () => (await import('./portal-commands.ts')).registerPortal },
 ];
 

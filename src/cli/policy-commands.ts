@@ -9,7 +9,9 @@ import { collectPages } from '../services/page.ts';
 import { addRecipient, listRecipients, removeRecipient } from '../services/recipients-service.ts';
 import { listSettings, resetSetting, setSetting } from '../services/settings-service.ts';
 import { clearSmarthost, setSmarthost } from '../services/smarthost-service.ts';
+import { loadMasterKey } from '../keys/master-key.ts';
 import { printTable, withDataDir, withDb } from './context.ts';
+import { readInputFile } from './read-input.ts';
 
 type D = { dataDir: string };
 
@@ -79,10 +81,21 @@ export function registerPolicy(program: Command): void {
   });
 
   const smarthost = program.command('smarthost').description('send outbound mail through another server instead of MX lookups');
-  withDataDir(smarthost.command('set <host[:port]>').description('use this smarthost for mail to non-relay domains')).action(async (h: string, o: D) => {
-    await withDb(o.dataDir, async (db) => {
-      await setSmarthost(db, cliActor(), h);
-      console.log(`smarthost ${h}`);
+  withDataDir(
+    smarthost
+      .command('set <host[:port]>')
+      .description('use this smarthost for mail to non-relay domains, optionally logging in (AUTH after TLS; the password is stored sealed by the master key)')
+      .option('--user <name>', 'log in as this user')
+      .option('--password-file <file>', 'the password, first line of this file ("-" for standard input)')
+      .option('--tls <mode>', 'starttls (port 587/25, STARTTLS required before AUTH) or implicit (port 465)', 'starttls')
+      .option('--no-login', 'remove a stored login'),
+  ).action(async (h: string, o: D & { user?: string; passwordFile?: string; tls: string; login: boolean }) => {
+    if (!!o.user !== !!o.passwordFile) throw new Error('--user and --password-file go together');
+    if (o.tls !== 'starttls' && o.tls !== 'implicit') throw new Error('--tls must be "starttls" or "implicit"');
+    const login = o.user ? { user: o.user, password: readInputFile(o.passwordFile!, { what: 'password file', stdin: true }).toString('utf8').split(/\r?\n/)[0]!, tls: o.tls as 'starttls' | 'implicit' } : o.login ? undefined : null;
+    await withDb(o.dataDir, async (db, cfg) => {
+      const r = await setSmarthost(db, cliActor(), h, login, () => loadMasterKey(cfg.masterKeyFile));
+      console.log(`smarthost ${r.host}${r.user ? ` (login ${r.user}, ${r.tls === 'implicit' ? 'implicit TLS' : 'STARTTLS'})` : ''}`);
     });
   });
   withDataDir(smarthost.command('clear').description('deliver outbound mail by MX lookup again')).action(async (o: D) => {

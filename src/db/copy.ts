@@ -30,21 +30,20 @@ export interface CopyOptions {
 export async function copyDatabase(from: Db, to: Db, o: CopyOptions): Promise<{ tables: number; rows: number; messages: number }> {
   if (dialectOf(from) !== 'sqlite') throw new Error('hermes db copy copies from a SQLite database');
   await migrate(from);
+  // Only into a new database: one the migrations already built may hold another install.
+  if (await holdsMigrations(to)) {
+    throw new Error('the target database is not empty (it already holds a Hermes schema): copy into a new, empty database');
+  }
   await migrate(to);
   const tables = await tablesInForeignKeyOrder(from);
-  for (const t of tables) {
-    const r = await sql<{ n: number }>`SELECT count(*) AS n FROM ${sql.table(t)}`.execute(to);
-    if (Number(r.rows[0]?.n ?? 0) > 0 && t !== 'bayes_totals' && t !== 'settings') {
-      throw new Error(`the target database is not empty (table ${t} has rows): copy into a new, empty database`);
-    }
-  }
+  // The migrations seed defaults (the file rule set, the default policy, example rules,
+  // Bayes totals, settings); the source's rows replace them. Children before parents.
+  for (const t of [...tables].reverse()) await sql`DELETE FROM ${sql.table(t)}`.execute(to);
   const batch = o.batchRows ?? 1000;
   let rows = 0;
   let messages = 0;
   for (const t of tables) {
     const total = Number((await sql<{ n: number }>`SELECT count(*) AS n FROM ${sql.table(t)}`.execute(from)).rows[0]?.n ?? 0);
-    // Rows the migrations seed (Bayes totals) are replaced by the source's.
-    if (t === 'bayes_totals' || t === 'settings') await sql`DELETE FROM ${sql.table(t)}`.execute(to);
     let copied = 0;
     o.progress?.({ table: t, copied, total });
     for (let offset = 0; offset < total; offset += batch) {
@@ -80,6 +79,15 @@ export async function copyDatabase(from: Db, to: Db, o: CopyOptions): Promise<{ 
     }
   }
   return { tables: tables.length, rows, messages };
+}
+
+async function holdsMigrations(db: Db): Promise<boolean> {
+  try {
+    const r = await sql<{ n: number }>`SELECT count(*) AS n FROM migrations`.execute(db);
+    return Number(r.rows[0]?.n ?? 0) > 0;
+  } catch {
+    return false; // no migrations table: a new database
+  }
 }
 
 /** The source's tables, each after the tables its foreign keys point to. */

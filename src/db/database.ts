@@ -69,6 +69,10 @@ function openPostgres(url: string, opts: OpenOptions): Db {
   // An idle connection the server dropped (a restart, a failover) is replaced on the next
   // query; without a listener its error would end the process.
   pool.on('error', () => {});
+  // The pool listens only to idle clients: a client checked out when the server goes away
+  // (a transaction, a claim in flight) emits 'error' too, and unheard that killed the node
+  // at a PostgreSQL restart. Its query rejects on its own; the pool drops the client.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new Kysely<Database>({ dialect: new PortablePostgresDialect({ pool }) });
 }
 

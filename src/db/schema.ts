@@ -54,6 +54,8 @@ export interface RecipientsTable {
   lease_owner: string | null;
   /** Until when that node holds it: past this, another node may take it over. */
   lease_until: number | null;
+  /** When its delay warning (DSN Action: delayed, delivery.retry.delayWarningSec) was queued; null: not yet. */
+  delay_warned_at: number | null;
 }
 
 export interface EventsTable {

@@ -18,10 +18,12 @@ import type { AcceptedMessage, Acceptor } from '../spool/acceptor.ts';
 import type { Spool } from '../spool/spool-file.ts';
 import type { IndexWriter } from '../trace/index-writer.ts';
 import { DestinationError, resolveDestinations } from './destinations.ts';
-import { ConnectionFailure, type RecipientResult, type SmtpClientPool } from './smtp-client.ts';
+import { ConnectionFailure, type RecipientResult, type SmtpClientPool, type TlsInfo } from './smtp-client.ts';
+import type { TransportPlan, TransportSecurity } from './transport-security.ts';
+import { mxAllowed } from './mta-sts.ts';
 import { parseRoute } from './route.ts';
-import { nextAttempt } from './retry-schedule.ts';
-import { sendBounce } from './bounce.ts';
+import { delayWarningDue, nextAttempt } from './retry-schedule.ts';
+import { sendBounce, sendDelayWarning, type DsnSigner } from './bounce.ts';
 import { claimDueRecipients, releaseLeases, renewLeases, type ClaimedRecipient } from '../db/repos/queue-lease.ts';
 
 /** The shortest lease, whatever delivery.leaseSec says: renewals must have time to land. */
@@ -35,7 +37,8 @@ export interface DeliveryJob {
   receivedAt: number;
   route: string;
   requireTls: boolean;
-  rcpts: Array<{ idx: number; address: string }>;
+  /** `warned`: its delay warning was sent (delivery.retry.delayWarningSec). */
+  rcpts: Array<{ idx: number; address: string; warned?: boolean }>;
   /** Failed attempts so far (the most of the job's recipients). */
   attempts: number;
   firstAttemptAt: number | null;
@@ -50,12 +53,16 @@ export interface SchedulerOptions {
   acceptor: Acceptor;
   dns: DnsResolver;
   pool: SmtpClientPool;
+  /** The TLS level, MTA-STS policy and smarthost login of each attempt. */
+  transport: TransportSecurity;
   policy: PolicyStore;
   hostname: string;
   node: number;
   /** Who holds the leases this scheduler takes: unique among the nodes sharing the database. */
   owner: string;
   log: Logger;
+  /** DKIM-signs the DSNs this scheduler writes (the keys of their From domain). */
+  signDsn?: DsnSigner;
   pollIntervalMs?: number;
   maxConcurrent?: number;
 }
@@ -225,7 +232,7 @@ export class DeliveryScheduler {
         };
         jobs.set(key, job);
       }
-      job.rcpts.push({ idx: r.idx, address: r.address });
+      job.rcpts.push({ idx: r.idx, address: r.address, warned: r.delay_warned_at !== null });
       job.attempts = Math.max(job.attempts, r.attempts);
       const first = r.first_attempt_at;
       if (first !== null) job.firstAttemptAt = job.firstAttemptAt === null ? first : Math.min(job.firstAttemptAt, first);
@@ -275,34 +282,47 @@ export class DeliveryScheduler {
       // of being tried again every poll.
       log.error({ err, file: job.file }, 'spool file unreadable; recipients deferred');
       const reply = `local error: the message's spool file cannot be read (${(err as NodeJS.ErrnoException).code ?? 'damaged'})`;
-      await this.#apply(job, to.map((address) => ({ address, outcome: 'deferred', reply, status: '4.3.0' })), null, false, Buffer.alloc(0));
+      await this.#apply(job, to.map((address) => ({ address, outcome: 'deferred', reply, status: '4.3.0' })), null, NO_SESSION, Buffer.alloc(0));
       return;
     }
     const route = parseRoute(job.route);
     let results: RecipientResult[];
     let remote: string | null = null;
-    let tls = false;
+    let session: SessionFacts = NO_SESSION;
     try {
-      const dests = await resolveDestinations(route, this.o.dns, settings['delivery.mxPort']);
+      const plan = await this.o.transport.plan(route, job.requireTls);
+      const trust = this.o.transport.trust();
+      if (trust.problem) this.o.index.event(job.messageId, 'tls-trust', { problem: trust.problem });
+      if (plan.stsNote) this.o.index.event(job.messageId, 'mta-sts', { note: plan.stsNote });
+      const dests = this.#stsFilter(job, plan, await resolveDestinations(route, this.o.dns, settings['delivery.mxPort']));
       let lastFailure: ConnectionFailure | null = null;
       let sent: Awaited<ReturnType<SmtpClientPool['send']>> | null = null;
+      if (!dests.length) {
+        lastFailure = new ConnectionFailure(`no MX host of ${route.kind === 'mx' ? route.domain : '?'} is listed in its MTA-STS policy (mx: ${plan.sts?.mx.join(', ')}); not sent`, '4.7.5');
+      }
       for (const dest of dests) {
+        const host = `${dest.name}[${dest.address}]:${dest.port}`;
         try {
-          sent = await this.o.pool.send(dest, job.requireTls, { from: job.mailFrom, to }, message);
+          sent = await this.o.pool.send(dest, { level: plan.level, verifyName: dest.name, login: plan.login, secureContext: trust.secureContext, source: plan.source }, { from: job.mailFrom, to }, message);
+          if (plan.sts?.mode === 'testing' && !sent.tlsInfo?.verified) {
+            // Testing mode reports what enforce would have refused, and delivers anyway.
+            this.o.index.event(job.messageId, 'mta-sts', { mode: 'testing', policy: plan.sts.id, host, result: `would be refused in enforce mode: ${sent.tlsInfo ? `certificate not valid (${sent.tlsInfo.verifyError})` : 'no TLS'}` });
+          }
           break;
         } catch (err) {
           if (!(err instanceof ConnectionFailure)) throw err;
           lastFailure = err;
-          this.o.index.event(job.messageId, 'connect-failed', { host: `${dest.name}[${dest.address}]:${dest.port}`, error: err.message });
+          this.o.index.event(job.messageId, 'connect-failed', { host, error: err.message, tlsLevel: plan.level, tlsPolicy: plan.source });
         }
       }
       if (sent) {
         results = sent.recipients;
         remote = sent.remote;
-        tls = sent.tls;
+        session = { tls: sent.tls, tlsInfo: sent.tlsInfo, level: plan.level, source: plan.source };
       } else {
         const reply = lastFailure?.message ?? 'no destination could be reached';
         results = to.map((address) => ({ address, outcome: 'deferred', reply, status: lastFailure?.status ?? '4.4.1' }));
+        session = { ...NO_SESSION, level: plan.level, source: plan.source };
       }
     } catch (err) {
       const permanent = err instanceof DestinationError && err.permanent;
@@ -310,10 +330,34 @@ export class DeliveryScheduler {
       const reply = (err as Error).message;
       results = to.map((address) => ({ address, outcome: permanent ? 'bounced' : 'deferred', reply, status }));
     }
-    await this.#apply(job, results, remote, tls, message);
+    await this.#apply(job, results, remote, session, message);
   }
 
-  async #apply(job: DeliveryJob, results: RecipientResult[], remote: string | null, tls: boolean, message: Buffer): Promise<void> {
+  /**
+   * MTA-STS: in enforce mode only the MX hosts the policy lists are tried (the others are
+   * noted in the trace); in testing mode all are, and the mismatch is only reported.
+   */
+  #stsFilter<D extends { name: string; address: string; port: number }>(job: DeliveryJob, plan: TransportPlan, dests: D[]): D[] {
+    const sts = plan.sts;
+    if (!sts) return dests;
+    const out: D[] = [];
+    for (const d of dests) {
+      if (mxAllowed(d.name, sts)) {
+        out.push(d);
+        continue;
+      }
+      const host = `${d.name}[${d.address}]:${d.port}`;
+      if (sts.mode === 'enforce') {
+        this.o.index.event(job.messageId, 'mta-sts', { mode: 'enforce', policy: sts.id, host, result: `skipped: not listed in the policy (mx: ${sts.mx.join(', ')})` });
+      } else {
+        this.o.index.event(job.messageId, 'mta-sts', { mode: 'testing', policy: sts.id, host, result: `would be skipped in enforce mode: not listed (mx: ${sts.mx.join(', ')})` });
+        out.push(d);
+      }
+    }
+    return out;
+  }
+
+  async #apply(job: DeliveryJob, results: RecipientResult[], remote: string | null, session: SessionFacts, message: Buffer): Promise<void> {
     const now = Date.now();
     const policy = this.o.policy.cached().settings['delivery.retry'];
     const byIdx = new Map(job.rcpts.map((r) => [r.address, r.idx]));
@@ -323,7 +367,21 @@ export class DeliveryScheduler {
     const firstAttemptAt = job.firstAttemptAt ?? now;
     for (const r of results) {
       const idx = byIdx.get(r.address)!;
-      const detail = { reply: r.reply, status: r.status, remote, tls };
+      const info = session.tlsInfo;
+      // Every delivery's TLS in the trace: protocol, cipher, whether the certificate was
+      // verified (and why not), and the level asked for with its reason.
+      const detail = {
+        reply: r.reply,
+        status: r.status,
+        remote,
+        tls: session.tls,
+        tlsVersion: info?.version ?? null,
+        tlsCipher: info?.cipher ?? null,
+        tlsVerified: info ? info.verified : null,
+        tlsVerifyError: info?.verifyError ?? null,
+        tlsLevel: session.level,
+        tlsPolicy: session.source,
+      };
       if (r.outcome === 'delivered') {
         delivered.push(idx);
         this.o.index.event(job.messageId, 'delivered', detail, r.address);
@@ -374,6 +432,7 @@ export class DeliveryScheduler {
       else this.#pendingCount.set(job.messageId, left - final);
     }
     log.info({ delivered: delivered.length, deferred: deferred.length, failed: failed.length, remote }, 'delivery attempt');
+    if (deferred.length) await this.#warnDelayed(job, deferred, remote, message, log, now);
     if (knownDone) await this.o.spool.remove(job.file);
     else if (final && left === undefined) await this.#finishIfDone(job);
   }
@@ -404,6 +463,7 @@ export class DeliveryScheduler {
         remote,
         original: message,
         commitWith: record,
+        sign: this.o.signDsn,
       });
       this.o.index.event(job.messageId, 'dsn', { dsnId, recipients: failed.map((f) => f.address) });
       return true;
@@ -411,6 +471,43 @@ export class DeliveryScheduler {
       log.error({ err }, 'could not queue the delivery status notification');
       this.o.index.event(job.messageId, 'dsn-failed', { error: (err as Error).message });
       return false;
+    }
+  }
+
+  /**
+   * delivery.retry.delayWarningSec: recipients deferred that long since the message
+   * arrived (Postfix's delay_warning_time counts the same way) get one "delayed" DSN. It
+   * commits with their delay_warned_at, so it is sent once, by whichever node or worker
+   * defers them then; a failure to queue it is tried again at the next deferral.
+   */
+  async #warnDelayed(job: DeliveryJob, deferred: Array<{ idx: number; result: RecipientResult }>, remote: string | null, message: Buffer, log: Logger, now: number): Promise<void> {
+    const policy = this.o.policy.cached().settings['delivery.retry'];
+    if (policy.delayWarningSec === undefined || job.mailFrom === '' || job.direction === 'dsn') return;
+    const warned = new Set(job.rcpts.filter((r) => r.warned).map((r) => r.idx));
+    const due = deferred.filter((d) => delayWarningDue(policy, { firstAttemptAt: new Date(job.receivedAt), now: new Date(now), warned: warned.has(d.idx) }));
+    if (!due.length) return;
+    const idx = due.map((d) => d.idx);
+    try {
+      const dsnId = await sendDelayWarning({
+        acceptor: this.o.acceptor,
+        policy: this.o.policy.cached(),
+        hostname: this.o.hostname,
+        node: this.o.node,
+        job,
+        delayed: due.map((d) => d.result),
+        willRetryUntil: new Date((job.firstAttemptAt ?? now) + policy.queueLifetimeSec * 1000),
+        remote,
+        original: message,
+        sign: this.o.signDsn,
+        commitWith: async (db) => {
+          await db.updateTable('recipients').set({ delay_warned_at: now }).where('message_id', '=', job.messageId).where('idx', 'in', idx).execute();
+        },
+      });
+      for (const r of job.rcpts) if (idx.includes(r.idx)) r.warned = true;
+      this.o.index.event(job.messageId, 'dsn-delayed', { dsnId, recipients: due.map((d) => d.result.address), afterSec: policy.delayWarningSec });
+    } catch (err) {
+      log.error({ err }, 'could not queue the delay warning; trying again at the next deferral');
+      this.o.index.event(job.messageId, 'dsn-failed', { action: 'delayed', error: (err as Error).message });
     }
   }
 
@@ -459,3 +556,13 @@ export class DeliveryScheduler {
     await this.o.spool.remove(job.file);
   }
 }
+
+/** What the session of an attempt had, for the trace. */
+interface SessionFacts {
+  tls: boolean;
+  tlsInfo: TlsInfo | null;
+  level: string | null;
+  source: string | null;
+}
+
+const NO_SESSION: SessionFacts = { tls: false, tlsInfo: null, level: null, source: null };

@@ -1,9 +1,18 @@
 // Outbound SMTP with nodemailer's SMTP connection: a pool of reusable connections per
-// destination (address, port, TLS requirement) with a concurrency cap, opportunistic
-// STARTTLS by default and required where configured, and one outcome per recipient.
+// destination (address, port, TLS level, login) with a concurrency cap, and one outcome
+// per recipient. The TLS level comes from transport-security.ts: none (no STARTTLS), may
+// (opportunistic), encrypt (TLS required, any certificate), verify (the certificate must
+// chain to a trusted root and name the host). Every connection reports the protocol,
+// cipher and verification result it got, whatever the level.
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { checkServerIdentity, TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Destination } from './destinations.ts';
+import type { TlsLevel } from '../db/repos/tls-policies.ts';
+import type { SmarthostLogin } from './transport-security.ts';
+import { trustStore } from './tls-trust.ts';
 
 export type RecipientOutcome = 'delivered' | 'deferred' | 'bounced';
 
@@ -18,7 +27,31 @@ export interface RecipientResult {
 export interface SendResult {
   remote: string;
   tls: boolean;
+  /** What TLS the connection had (null: plain text). */
+  tlsInfo: TlsInfo | null;
   recipients: RecipientResult[];
+}
+
+export interface TlsInfo {
+  version: string;
+  cipher: string;
+  /** The certificate chains to a trusted root and names the host we meant to reach. */
+  verified: boolean;
+  /** Why it is not verified ("SELF_SIGNED_CERT_IN_CHAIN", "Hostname/IP does not match ..."). */
+  verifyError: string | null;
+}
+
+/** How to connect to one destination. */
+export interface ConnectPlan {
+  level: TlsLevel;
+  /** The name the server's certificate must carry (the MX host name, the next hop). */
+  verifyName: string;
+  /** The smarthost's login: AUTH after TLS (STARTTLS, or implicit TLS from the first byte). */
+  login: SmarthostLogin | null;
+  /** Trusted roots for verification. */
+  secureContext: SecureContext;
+  /** Why this level, for error messages ("MTA-STS enforce (policy 2024)", "tls-policy example.com"). */
+  source: string;
 }
 
 /** The destination could not be used at all (connect, greeting, TLS): try the next one. */
@@ -40,10 +73,16 @@ export interface SmtpClientOptions {
   log: Logger;
 }
 
+/** Opportunistic TLS (the default between MTAs), verified against the bundled and system roots: for tests and tools. */
+export function opportunisticPlan(verifyName: string): ConnectPlan {
+  return { level: 'may', verifyName, login: null, secureContext: trustStore(null).secureContext, source: 'default (opportunistic)' };
+}
+
 interface PooledConnection {
   conn: SMTPConnection;
   alive: boolean;
   secure: boolean;
+  tlsInfo: TlsInfo | null;
   idleTimer: NodeJS.Timeout | null;
 }
 
@@ -51,10 +90,7 @@ class DestinationPool {
   idle: PooledConnection[] = [];
   open = 0;
   waiters: Array<(c: PooledConnection | null) => void> = [];
-  constructor(
-    readonly dest: Destination,
-    readonly requireTls: boolean,
-  ) {}
+  constructor(readonly dest: Destination) {}
 }
 
 export class SmtpClientPool {
@@ -63,28 +99,28 @@ export class SmtpClientPool {
 
   constructor(private readonly o: SmtpClientOptions) {}
 
-  async send(dest: Destination, requireTls: boolean, envelope: { from: string; to: string[] }, message: Buffer): Promise<SendResult> {
-    const pool = this.#pool(dest, requireTls);
-    const pc = await this.#acquire(pool);
+  async send(dest: Destination, plan: ConnectPlan, envelope: { from: string; to: string[] }, message: Buffer): Promise<SendResult> {
+    const pool = this.#pool(dest, plan);
+    const pc = await this.#acquire(pool, plan);
     const remote = `${dest.name}[${dest.address}]:${dest.port}`;
     let reusable = true;
     try {
       const eightBit = hasEightBitBytes(message);
       const refused = needsUnsupportedExtension(pc.conn, envelope, eightBit);
-      if (refused) return { remote, tls: pc.secure, recipients: envelope.to.map((a) => ({ address: a, outcome: 'bounced', ...refused })) };
+      if (refused) return { remote, tls: pc.secure, tlsInfo: pc.tlsInfo, recipients: envelope.to.map((a) => ({ address: a, outcome: 'bounced', ...refused })) };
       const result = await sendOn(pc.conn, envelope, message, eightBit);
-      return { remote, tls: pc.secure, recipients: outcomes(envelope.to, result) };
+      return { remote, tls: pc.secure, tlsInfo: pc.tlsInfo, recipients: outcomes(envelope.to, result) };
     } catch (err) {
       const e = err as SmtpError;
       if (isTransactionError(e)) {
         reusable = await resetQuietly(pc.conn);
-        return { remote, tls: pc.secure, recipients: envelope.to.map((a) => outcomeFromError(a, e)) };
+        return { remote, tls: pc.secure, tlsInfo: pc.tlsInfo, recipients: envelope.to.map((a) => outcomeFromError(a, e)) };
       }
       reusable = false;
       // The connection broke mid-transaction: we cannot know whether the server took
       // the message, so it is deferred (a duplicate beats a loss).
       const reply = e.response ?? `connection to ${remote} failed: ${e.message}`;
-      return { remote, tls: pc.secure, recipients: envelope.to.map((a) => ({ address: a, outcome: 'deferred', reply, status: '4.4.2' })) };
+      return { remote, tls: pc.secure, tlsInfo: pc.tlsInfo, recipients: envelope.to.map((a) => ({ address: a, outcome: 'deferred', reply, status: '4.4.2' })) };
     } finally {
       this.#release(pool, pc, reusable && pc.alive);
     }
@@ -98,17 +134,20 @@ export class SmtpClientPool {
     }
   }
 
-  #pool(dest: Destination, requireTls: boolean): DestinationPool {
-    const key = `${dest.address}|${dest.port}|${requireTls ? 1 : 0}`;
+  #pool(dest: Destination, plan: ConnectPlan): DestinationPool {
+    // A connection is shared only by deliveries that asked for the same thing of it.
+    // A changed login (user or password) gets new connections; the password only as a hash.
+    const login = plan.login ? `${plan.login.tls}:${plan.login.user}:${createHash('sha256').update(plan.login.pass).digest('hex').slice(0, 16)}` : '';
+    const key = `${dest.address}|${dest.port}|${plan.level}|${plan.verifyName}|${login}`;
     let p = this.#pools.get(key);
     if (!p) {
-      p = new DestinationPool(dest, requireTls);
+      p = new DestinationPool(dest);
       this.#pools.set(key, p);
     }
     return p;
   }
 
-  async #acquire(pool: DestinationPool): Promise<PooledConnection> {
+  async #acquire(pool: DestinationPool, plan: ConnectPlan): Promise<PooledConnection> {
     while (pool.idle.length) {
       const pc = pool.idle.pop()!;
       if (pc.idleTimer) clearTimeout(pc.idleTimer);
@@ -119,7 +158,7 @@ export class SmtpClientPool {
     if (pool.open < this.o.maxPerDestination) {
       pool.open++;
       try {
-        return await this.#connect(pool);
+        return await this.#connect(pool, plan);
       } catch (err) {
         pool.open--;
         this.#wakeWaiter(pool);
@@ -129,7 +168,7 @@ export class SmtpClientPool {
     const pc = await new Promise<PooledConnection | null>((resolve) => pool.waiters.push(resolve));
     if (!pc) {
       if (this.#closed) throw new ConnectionFailure('delivery is shutting down', '4.3.2');
-      return this.#acquire(pool); // a slot was freed: open our own connection
+      return this.#acquire(pool, plan); // a slot was freed: open our own connection
     }
     return pc;
   }
@@ -166,25 +205,36 @@ export class SmtpClientPool {
     pool.open--;
   }
 
-  #connect(pool: DestinationPool): Promise<PooledConnection> {
-    const { dest, requireTls } = pool;
+  /** `plan` is this delivery's (same level, name and login as the pool's; its reason may differ). */
+  #connect(pool: DestinationPool, plan: ConnectPlan): Promise<PooledConnection> {
+    const { dest } = pool;
+    const remote = `${dest.name}[${dest.address}]:${dest.port}`;
+    if (plan.level === 'dane') {
+      // RFC 7672 needs TLSA records with a DNSSEC-validated (AD) answer; the resolver here
+      // does not validate, so a "dane" destination waits rather than go unauthenticated.
+      return Promise.reject(new ConnectionFailure(`TLS level "dane" (${plan.source}) needs a DNSSEC-validating resolver, which this gateway does not have; not sent to ${remote}`, '4.7.5'));
+    }
+    const implicit = plan.login?.tls === 'implicit';
+    const requireTls = plan.level === 'encrypt' || plan.level === 'verify';
     const conn = new SMTPConnection({
       host: dest.address,
       port: dest.port,
       name: this.o.hostname,
-      secure: false,
-      requireTLS: requireTls,
-      opportunisticTLS: !requireTls,
-      // Opportunistic TLS between MTAs does not verify certificates (RFC 7435); policies
-      // that do (MTA-STS, DANE) come with the TLS work.
-      tls: { rejectUnauthorized: false, servername: dest.name },
+      secure: implicit,
+      requireTLS: requireTls && !implicit,
+      opportunisticTLS: plan.level === 'may',
+      ignoreTLS: plan.level === 'none',
+      // The handshake accepts any certificate (opportunistic TLS between MTAs, RFC 7435);
+      // verification is checked after it (below), so every delivery reports its result
+      // and "verify" refuses with the reason instead of a bare handshake error.
+      tls: { rejectUnauthorized: false, secureContext: plan.secureContext, ...(isIP(plan.verifyName) ? {} : { servername: plan.verifyName }) },
       connectionTimeout: this.o.connectTimeoutMs,
       greetingTimeout: this.o.connectTimeoutMs,
       socketTimeout: 5 * 60_000,
       allowInternalNetworkInterfaces: true,
     } as SMTPConnection.Options);
-    const pc: PooledConnection = { conn, alive: true, secure: false, idleTimer: null };
-    return new Promise((resolve, reject) => {
+    const pc: PooledConnection = { conn, alive: true, secure: false, tlsInfo: null, idleTimer: null };
+    const established = new Promise<PooledConnection>((resolve, reject) => {
       let settled = false;
       conn.on('error', (err: SmtpError) => {
         pc.alive = false;
@@ -194,7 +244,7 @@ export class SmtpClientPool {
           // With TLS required, any failure before the session is encrypted (no STARTTLS
           // offered, STARTTLS refused, handshake failed) means: not sent, and why.
           if (requireTls && !conn.secure && (err.code === 'ETLS' || err.command === 'STARTTLS' || /TLS/i.test(err.message))) {
-            reject(new ConnectionFailure(`TLS is required for this destination but could not be started (${reason})`, '4.7.5'));
+            reject(new ConnectionFailure(`TLS is required for this destination (${plan.source}) but could not be started (${reason})`, '4.7.5'));
           } else {
             reject(new ConnectionFailure(reason, '4.4.1'));
           }
@@ -212,11 +262,54 @@ export class SmtpClientPool {
       conn.connect(() => {
         settled = true;
         pc.secure = conn.secure;
+        pc.tlsInfo = tlsInfoOf(conn, plan.verifyName);
         noDelay(conn);
         resolve(pc);
       });
     });
+    return established.then(async (c) => {
+      try {
+        if (requireTls && !c.secure) throw new ConnectionFailure(`TLS is required for this destination (${plan.source}) but the session to ${remote} is not encrypted`, '4.7.5');
+        if (plan.level === 'verify' && !c.tlsInfo?.verified) {
+          throw new ConnectionFailure(`the TLS certificate of ${remote} is not valid for ${plan.verifyName} (${c.tlsInfo?.verifyError ?? 'not verified'}); ${plan.source} requires a verified certificate`, '4.7.5');
+        }
+        if (plan.login) await login(c.conn, plan.login, remote);
+        return c;
+      } catch (err) {
+        c.alive = false;
+        c.conn.quit();
+        throw err;
+      }
+    });
   }
+}
+
+/** The TLS the session has, and whether the certificate is trusted and names `name`. */
+function tlsInfoOf(conn: SMTPConnection, name: string): TlsInfo | null {
+  const socket = (conn as unknown as { _socket?: unknown })._socket;
+  if (!conn.secure || !(socket instanceof TLSSocket)) return null;
+  const cipher = socket.getCipher();
+  // With a servername, Node reports a name mismatch as the bare code
+  // ERR_TLS_CERT_ALTNAME_INVALID; checkServerIdentity says which names the certificate has.
+  const chainError = socket.authorized ? null : String(socket.authorizationError ?? 'certificate not trusted');
+  let verifyError = chainError === 'ERR_TLS_CERT_ALTNAME_INVALID' ? null : chainError;
+  if (!verifyError) {
+    const mismatch = checkServerIdentity(name, socket.getPeerCertificate());
+    if (mismatch) verifyError = mismatch.message;
+    else if (chainError) verifyError = chainError;
+  }
+  return { version: socket.getProtocol() ?? 'unknown', cipher: cipher?.standardName ?? cipher?.name ?? 'unknown', verified: verifyError === null, verifyError };
+}
+
+/** AUTH with the smarthost's login; a refusal defers (the password is ours to fix, not the message's fault). */
+function login(conn: SMTPConnection, l: SmarthostLogin, remote: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    conn.login({ user: l.user, pass: l.pass }, (err) => {
+      if (!err) return resolve();
+      const e = err as SmtpError;
+      reject(new ConnectionFailure(`the smarthost ${remote} refused the login of "${l.user}": ${e.response ?? e.message}`, '4.7.8'));
+    });
+  });
 }
 
 interface SmtpError extends Error {

@@ -4,6 +4,7 @@
 // message (sender, subject) is escaped in the HTML and has its line breaks removed.
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { randomBytes } from 'node:crypto';
+import { digestWords, isDigestLanguage } from './digest-text.ts';
 
 export interface DigestLine {
   sender: string;
@@ -28,6 +29,8 @@ export interface DigestMail {
   /** 'digest' lists what was held since the last one; 'notice' is about one message just held. */
   kind: 'digest' | 'notice';
   expiresHours: number;
+  /** The recipient's language (digest-text.ts); English when absent or unknown. */
+  language?: string | null;
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -35,10 +38,7 @@ const oneLine = (s: string) => s.replace(/[\r\n\t]+/g, ' ').trim();
 const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC');
 const score = (s: number | null) => (s === null ? '-' : s.toFixed(1));
 
-const CATEGORY_LABEL: Record<string, string> = {
-  spam: 'Spam', malware: 'Malware', banned: 'Banned attachment', badheader: 'Bad header', rule: 'Policy rule', auth: 'Failed authentication', malformed: 'Malformed',
-};
-export const categoryLabel = (c: string) => CATEGORY_LABEL[c] ?? c;
+export const categoryLabel = (c: string, language?: string | null) => digestWords(language).categories[c] ?? c;
 
 function compose(o: { from: string; to: string; subject: string; text: string; html: string; hostname: string }): Promise<Buffer> {
   const mail = new MailComposer({
@@ -48,6 +48,9 @@ function compose(o: { from: string; to: string; subject: string; text: string; h
     text: o.text,
     html: o.html,
     messageId: `<${randomBytes(12).toString('hex')}@${o.hostname}>`,
+    // Said, not guessed: left to choose, nodemailer counts every letter of each part with a
+    // global regex to pick one, which was most of the time spent composing a digest.
+    textEncoding: 'quoted-printable',
     date: new Date(),
     // RFC 3834: machines do not answer it; it is not a bounce either.
     headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
@@ -55,66 +58,73 @@ function compose(o: { from: string; to: string; subject: string; text: string; h
   return new Promise((resolve, reject) => mail.compile().build((err, msg) => (err ? reject(err) : resolve(msg))));
 }
 
-export function digestSubject(d: Pick<DigestMail, 'kind' | 'lines' | 'more'>): string {
-  const n = d.lines.length + d.more;
-  if (d.kind === 'notice') return `Held for you: ${oneLine(d.lines[0]?.subject ?? '(no subject)').slice(0, 120)}`;
-  return `Quarantine digest: ${n} new message${n === 1 ? '' : 's'} held for you`;
+export function digestSubject(d: Pick<DigestMail, 'kind' | 'lines' | 'more' | 'language'>): string {
+  const w = digestWords(d.language);
+  if (d.kind === 'notice') return w.subjectNotice(oneLine(d.lines[0]?.subject || w.noSubject).slice(0, 120));
+  return w.subjectDigest(d.lines.length + d.more);
 }
 
 export function buildDigestMail(d: DigestMail): Promise<Buffer> {
-  const intro =
-    d.kind === 'notice'
-      ? `This message to ${d.to} was held by the mail gateway and not delivered.`
-      : `${d.lines.length + d.more} message${d.lines.length + d.more === 1 ? ' was' : 's were'} held for ${d.to} since your last digest and not delivered.`;
-  const help = `Each link asks you to confirm first. Links work once and expire in ${d.expiresHours} hours.`;
+  const w = digestWords(d.language);
+  const n = d.lines.length + d.more;
+  const intro = d.kind === 'notice' ? w.introNotice(d.to) : w.introDigest(n, d.to);
+  const help = w.help(d.expiresHours);
+  const cat = (c: string) => w.categories[c] ?? c;
+  // Labels of the text part line up (the fields, then the links) on the longest in this language.
+  const width = (labels: string[]) => Math.max(...labels.map((x) => x.length)) + 2;
+  const fields = width([w.from, w.date, w.category]);
+  const links = width([w.release, w.requestRelease, w.delete, w.allow, w.block]);
+  const pad = (label: string, n = fields) => `${label}:`.padEnd(n);
   const text = [
     intro,
     help,
     '',
     ...d.lines.flatMap((l, i) => [
-      `${i + 1}. ${oneLine(l.subject) || '(no subject)'}`,
-      `   From:     ${oneLine(l.sender) || '<>'}`,
-      `   Date:     ${when(l.receivedAt)}`,
-      `   Category: ${categoryLabel(l.category)}, score ${score(l.score)}`,
-      `   ${l.requestOnly ? 'Request release' : 'Release'}: ${l.links.release}`,
-      `   Delete:        ${l.links.delete}`,
-      `   Always allow:  ${l.links.allow}`,
-      `   Block sender:  ${l.links.block}`,
+      `${i + 1}. ${oneLine(l.subject) || w.noSubject}`,
+      `   ${pad(w.from)}${oneLine(l.sender) || '<>'}`,
+      `   ${pad(w.date)}${when(l.receivedAt)}`,
+      `   ${pad(w.category)}${cat(l.category)}, ${w.score} ${score(l.score)}`,
+      `   ${pad(l.requestOnly ? w.requestRelease : w.release, links)}${l.links.release}`,
+      `   ${pad(w.delete, links)}${l.links.delete}`,
+      `   ${pad(w.allow, links)}${l.links.allow}`,
+      `   ${pad(w.block, links)}${l.links.block}`,
       '',
     ]),
-    ...(d.more ? [`... and ${d.more} more: see the portal.`, ''] : []),
-    `Sign in to the portal: ${d.signInUrl}`,
-    `(or go to ${d.portalUrl})`,
+    ...(d.more ? [w.more(d.more), ''] : []),
+    `${w.signIn}: ${d.signInUrl}`,
+    w.orGoTo(d.portalUrl),
     '',
     '-- ',
-    `The mail gateway ${d.hostname}`,
+    w.signature(d.hostname),
   ].join('\n');
   const button = (href: string, label: string, color: string) =>
     `<a href="${esc(href)}" style="display:inline-block;margin:2px 4px 2px 0;padding:4px 10px;border-radius:4px;background:${color};color:#fff;text-decoration:none;font-size:13px">${esc(label)}</a>`;
   const rows = d.lines
     .map(
       (l) => `<tr>
-<td style="padding:8px;border-bottom:1px solid #ddd;vertical-align:top"><strong>${esc(oneLine(l.subject) || '(no subject)')}</strong><br><span style="color:#555">${esc(oneLine(l.sender) || '<>')}</span></td>
+<td style="padding:8px;border-bottom:1px solid #ddd;vertical-align:top"><strong>${esc(oneLine(l.subject) || w.noSubject)}</strong><br><span style="color:#555">${esc(oneLine(l.sender) || '<>')}</span></td>
 <td style="padding:8px;border-bottom:1px solid #ddd;vertical-align:top;white-space:nowrap">${esc(when(l.receivedAt))}</td>
-<td style="padding:8px;border-bottom:1px solid #ddd;vertical-align:top">${esc(categoryLabel(l.category))}</td>
+<td style="padding:8px;border-bottom:1px solid #ddd;vertical-align:top">${esc(cat(l.category))}</td>
 <td style="padding:8px;border-bottom:1px solid #ddd;vertical-align:top;text-align:right">${esc(score(l.score))}</td>
-<td style="padding:8px;border-bottom:1px solid #ddd;vertical-align:top">${button(l.links.release, l.requestOnly ? 'Request release' : 'Release', '#2563eb')}${button(l.links.delete, 'Delete', '#6b7280')}${button(l.links.allow, 'Always allow', '#15803d')}${button(l.links.block, 'Block sender', '#b91c1c')}</td>
+<td style="padding:8px;border-bottom:1px solid #ddd;vertical-align:top">${button(l.links.release, l.requestOnly ? w.requestRelease : w.release, '#2563eb')}${button(l.links.delete, w.delete, '#6b7280')}${button(l.links.allow, w.allow, '#15803d')}${button(l.links.block, w.block, '#b91c1c')}</td>
 </tr>`,
     )
     .join('\n');
-  const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(digestSubject(d))}</title></head>
+  const th = (label: string, align = 'left') => `<th style="text-align:${align};padding:8px;border-bottom:2px solid #333">${esc(label)}</th>`;
+  const lang = isDigestLanguage(d.language) ? d.language : 'en';
+  const html = `<!doctype html><html lang="${esc(lang)}"><head><meta charset="utf-8"><title>${esc(digestSubject(d))}</title></head>
 <body style="font-family:Arial,Helvetica,sans-serif;color:#111;margin:0;padding:16px">
-<h2 style="margin:0 0 8px">${d.kind === 'notice' ? 'A message was held for you' : 'Your quarantine digest'}</h2>
+<h2 style="margin:0 0 8px">${esc(d.kind === 'notice' ? w.titleNotice : w.titleDigest)}</h2>
 <p style="margin:0 0 4px">${esc(intro)}</p>
 <p style="margin:0 0 12px;color:#555;font-size:13px">${esc(help)}</p>
 <table style="border-collapse:collapse;width:100%;font-size:14px">
-<thead><tr><th style="text-align:left;padding:8px;border-bottom:2px solid #333">Message</th><th style="text-align:left;padding:8px;border-bottom:2px solid #333">Date</th><th style="text-align:left;padding:8px;border-bottom:2px solid #333">Category</th><th style="text-align:right;padding:8px;border-bottom:2px solid #333">Score</th><th style="text-align:left;padding:8px;border-bottom:2px solid #333">Actions</th></tr></thead>
+<thead><tr>${th(w.message)}${th(w.date)}${th(w.category)}${th(w.score.charAt(0).toUpperCase() + w.score.slice(1), 'right')}${th(w.actions)}</tr></thead>
 <tbody>
 ${rows}
 </tbody></table>
-${d.more ? `<p>... and ${d.more} more: see the portal.</p>` : ''}
-<p style="margin-top:16px">${button(d.signInUrl, 'Sign in to the portal', '#111827')}</p>
-<p style="color:#777;font-size:12px">The mail gateway ${esc(d.hostname)}</p>
+${d.more ? `<p>${esc(w.more(d.more))}</p>` : ''}
+<p style="margin-top:16px">${button(d.signInUrl, w.signIn, '#111827')}</p>
+<p style="color:#777;font-size:12px">${esc(w.signature(d.hostname))}</p>
 </body></html>`;
   return compose({ from: d.from, to: d.to, subject: digestSubject(d), text, html, hostname: d.hostname });
 }

@@ -3,6 +3,7 @@
 // one-click links as the digest. The job's watermark is the newest hold it looked at,
 // so a notice goes out once; on its first run it starts from now (no flood of old mail).
 import { heldAfter, type HeldLine } from '../db/repos/digest.ts';
+import { prefsFor } from '../db/repos/recipient-prefs.ts';
 import { buildDigestMail } from './compose.ts';
 import { portalBase, senderAddress, type NotifyContext } from './context.ts';
 import { digestLine, signInLink } from './digest-job.ts';
@@ -35,6 +36,7 @@ export async function runHeldNotices(c: NotifyContext, now = Date.now()): Promis
       const full = page.length === BATCH;
       const lines = full ? page.filter((l) => l.held_at < page[page.length - 1]!.held_at) : page;
       if (!lines.length) throw new Error(`more than ${BATCH} recipients held at one instant`);
+      const prefs = await prefsFor(c.db, [...new Set(lines.map((l) => l.address))]);
       for (const l of lines) {
         if (!relay.domains.has(l.address.slice(l.address.lastIndexOf('@') + 1))) continue;
         if (!wanted.has(policies.resolve(l.address).policy.name)) continue;
@@ -49,6 +51,7 @@ export async function runHeldNotices(c: NotifyContext, now = Date.now()): Promis
             signInUrl: signInLink(signer, base, s, l.address, now),
             portalUrl: `${base}/portal/`,
             expiresHours: s['portal.linkHours'],
+            language: prefs.get(l.address)?.language ?? s['digest.language'],
           });
           await c.mailer.send({ from, to: [l.address], message, kind: 'notice', detail: { quarantineId: l.id } });
           sent++;

@@ -11,7 +11,8 @@ import type { Db } from '../db/database.ts';
 import { addListEntry, parseListValue } from '../db/repos/lists.ts';
 import { delegatedAddresses, insertReleaseRequest, releaseRequestsFor } from '../db/repos/portal-users.ts';
 import { ownCategoryCounts, pageOwnQuarantine, withOwn, type OwnEntry } from '../db/repos/portal-quarantine.ts';
-import { getRecipientPrefs, saveRecipientPrefs } from '../db/repos/recipient-prefs.ts';
+import { getRecipientPrefs, prefsFor, saveRecipientPrefs } from '../db/repos/recipient-prefs.ts';
+import { DIGEST_LANGUAGES, isDigestLanguage, type DigestLanguage } from '../notify/digest-text.ts';
 import type { DigestFrequency, FilterListRow, UserRow } from '../db/schema.ts';
 import type { BayesLearner } from '../quarantine/bayes-learner.ts';
 import type { QuarantineService as QuarantineStoreService } from '../quarantine/quarantine-service.ts';
@@ -276,24 +277,37 @@ export interface DigestChoice {
   /** The recipient's own choice, or null for the gateway's default. */
   frequency: DigestFrequency | null;
   effective: DigestFrequency;
+  /** The recipient's own language for digests and notices, or null for digest.language. */
+  language: DigestLanguage | null;
+  effectiveLanguage: DigestLanguage;
 }
 
 export async function digestChoices(d: PortalDeps, u: PortalUser): Promise<DigestChoice[]> {
   const s = await d.settings();
-  const out: DigestChoice[] = [];
-  for (const address of u.addresses) {
-    const p = await getRecipientPrefs(d.db, address);
-    out.push({ address, frequency: p?.digest_frequency ?? null, effective: p?.digest_frequency ?? s['digest.frequency'] });
-  }
-  return out;
+  const prefs = await prefsFor(d.db, u.addresses);
+  return u.addresses.map((address) => {
+    const p = prefs.get(address);
+    const language = isDigestLanguage(p?.language) ? p.language : null;
+    return { address, frequency: p?.digest_frequency ?? null, effective: p?.digest_frequency ?? s['digest.frequency'], language, effectiveLanguage: language ?? s['digest.language'] };
+  });
 }
 
-export async function setDigestFrequency(d: PortalDeps, u: PortalUser, address: string, frequency: string | null): Promise<void> {
+/** The digest frequency and language of one of the user's addresses; null: the gateway's default. */
+export async function setDigestPrefs(d: PortalDeps, u: PortalUser, address: string, p: { frequency: string | null; language?: string | null }): Promise<void> {
   const a = ownAddress(u, address);
-  if (frequency !== null && !DIGEST_FREQUENCIES.includes(frequency as DigestFrequency)) throw new ServiceError('invalid', `the digest frequency is one of ${DIGEST_FREQUENCIES.join(', ')}`, { frequency: 'unknown' });
+  if (p.frequency !== null && !DIGEST_FREQUENCIES.includes(p.frequency as DigestFrequency)) throw new ServiceError('invalid', `the digest frequency is one of ${DIGEST_FREQUENCIES.join(', ')}`, { frequency: 'unknown' });
+  if (p.language !== undefined && p.language !== null && !isDigestLanguage(p.language)) throw new ServiceError('invalid', `the digest language is one of ${DIGEST_LANGUAGES.join(', ')}`, { language: 'unknown' });
   const before = await getRecipientPrefs(d.db, a);
-  await saveRecipientPrefs(d.db, a, { digest_frequency: frequency as DigestFrequency | null });
-  await recordChange(d.db, u.actor, { action: 'portal.digest-frequency', targetType: 'recipient', targetId: a, domain: a.split('@')[1] ?? null, before: { frequency: before?.digest_frequency ?? null }, after: { frequency } });
+  const change = { digest_frequency: p.frequency as DigestFrequency | null, ...(p.language !== undefined ? { language: p.language } : {}) };
+  await saveRecipientPrefs(d.db, a, change);
+  await recordChange(d.db, u.actor, {
+    action: 'portal.digest-prefs',
+    targetType: 'recipient',
+    targetId: a,
+    domain: a.split('@')[1] ?? null,
+    before: { frequency: before?.digest_frequency ?? null, language: before?.language ?? null },
+    after: { frequency: change.digest_frequency, language: p.language === undefined ? (before?.language ?? null) : p.language },
+  });
 }
 
 /** Adds an event to the trace of the message a quarantine entry holds (link uses). */

@@ -21,6 +21,8 @@ import type { ALookup } from '../pipeline/filter/dnsbl/index.ts';
 import { SessionDnsblCheck } from './dnsbl-at-rcpt.ts';
 import { userOf, type SubmissionGate } from './submission-gate.ts';
 import type { TlsCertificates } from '../tls/sni.ts';
+import type { ClientLimiter } from './client-limits.ts';
+import { clientKey, type LimitVerdict } from './client-counters.ts';
 
 export interface MxServerOptions {
   hostname: string;
@@ -47,6 +49,8 @@ export interface MxServerOptions {
   rcptCheck?: (client: { ip: string; trusted: boolean }, mailFrom: string, rcpt: string) => Promise<SmtpReply | null>;
   /** A-record lookups for refusing a blocklisted client at its first RCPT (dnsbl.rejectZones). */
   dnsblLookup?: ALookup;
+  /** Per-client connection and message limits (smtp.limits.*), shared by every worker; the MX only. */
+  limits?: ClientLimiter;
   log: Logger;
 }
 
@@ -67,7 +71,9 @@ interface SessionState {
 }
 
 const stateKey = Symbol('hermes');
-type Session = SMTPServerSession & { [stateKey]?: SessionState };
+/** Set once the session's connection was counted against its client's limits (until onClose). */
+const countedKey = Symbol('hermes-counted');
+type Session = SMTPServerSession & { [stateKey]?: SessionState; [countedKey]?: boolean };
 
 export class MxServer {
   readonly server: SMTPServer;
@@ -114,6 +120,7 @@ export class MxServer {
       onMailFrom: (address, session, cb) => this.#onMailFrom(address, session as Session, cb),
       onRcptTo: (address, session, cb) => this.#onRcptTo(address, session as Session, cb),
       onData: (stream, session, cb) => this.#onData(stream, session as Session, cb),
+      onClose: (session) => this.#onClose(session as Session),
     } as SMTPServerOptions & { greetPause: (ip: string) => number });
     this.server.on('error', (err) => o.log.warn({ err }, 'smtp server error'));
     // Clients that send no SNI get the default certificate: keep it current too.
@@ -173,15 +180,42 @@ export class MxServer {
 
   #onConnect(session: Session, cb: (err?: Error | null) => void): void {
     this.o.policy.current().then(
-      (policy) => {
+      async (policy) => {
         session[stateKey] = { policy, recipients: new Map(), rejectedRecipients: [] };
-        cb();
+        const ip = normaliseIp(session.remoteAddress);
+        const limits = this.o.limits;
+        // Our own networks are never limited: they are one client with many senders.
+        if (!limits || policy.isRelayClient(ip)) return cb();
+        const s = policy.settings;
+        const concurrent = s['smtp.limits.connectionsPerClient'];
+        const perMinute = s['smtp.limits.connectionsPerMinute'];
+        if (!concurrent && !perMinute) return cb();
+        // Counted from the question on: a disconnect sent after it always follows it.
+        session[countedKey] = true;
+        const verdict = await limits.connect(session.id, clientKey(ip), { concurrent, perMinute }).catch((err: unknown) => {
+          this.o.log.warn({ err }, 'client-limit check failed; letting the client through');
+          return { ok: true } as const;
+        });
+        if (verdict.ok) return cb();
+        cb(this.#limitRefusal(ip, verdict, 421, '4.7.0', 'Error: too many connections from'));
       },
       (err: unknown) => {
         this.o.log.error({ err }, 'cannot load relay policy');
         cb(smtpError(421, '4.3.0', 'Service temporarily unavailable, try again later'));
       },
     );
+  }
+
+  #onClose(session: Session): void {
+    if (!session[countedKey]) return;
+    session[countedKey] = false;
+    this.o.limits?.disconnect(session.id);
+  }
+
+  /** The reply to a client over one of its limits, logged (connections are not messages, so no trace record). */
+  #limitRefusal(ip: string, verdict: Exclude<LimitVerdict, { ok: true }>, code: number, enhanced: string, text: string): Error {
+    this.o.log.info({ client: ip, clientKey: clientKey(ip), limit: verdict.limit, max: verdict.max, reply: code }, 'client over its limit');
+    return smtpError(code, enhanced, `${text} ${ip} (${verdict.limit} limit ${verdict.max}), try again later`);
   }
 
   /** Our own client: in the relay networks, or (submission) signed in. */
@@ -194,12 +228,32 @@ export class MxServer {
     st.recipients = new Map();
     st.rejectedRecipients = [];
     if (address.address.length > 320) return cb(smtpError(553, '5.1.7', 'Sender address too long'));
-    const refusal = this.o.submission ? this.o.submission.checkMailFrom(session, address.address) : this.#tlsRequiredRefusal(session, st, address.address);
-    if (refusal) {
-      this.o.log.info({ client: normaliseIp(session.remoteAddress), from: address.address, reply: refusal.code, why: refusal.message }, 'sender refused');
-      return cb(smtpError(refusal.code, refusal.enhanced, refusal.message));
-    }
-    cb();
+    const refusal = this.o.submission ? this.o.submission.checkMailFrom(session, address.address) : Promise.resolve(this.#tlsRequiredRefusal(session, st, address.address));
+    refusal.then(
+      (r) => {
+        if (r) {
+          this.o.log.info({ client: normaliseIp(session.remoteAddress), from: address.address, reply: r.code, why: r.message }, 'sender refused');
+          return cb(smtpError(r.code, r.enhanced, r.message));
+        }
+        this.#messageRate(session, st, cb);
+      },
+      (err: unknown) => {
+        // The shared counters could not be read (database busy or down): a temporary answer.
+        this.o.log.error({ err }, 'cannot check the sender');
+        cb(smtpError(451, '4.3.0', 'Temporary failure checking the sender, try again later'));
+      },
+    );
+  }
+
+  /** smtp.limits.messagesPerHour, counted at MAIL as Postfix's smtpd_client_message_rate_limit: 450, the client may come back. */
+  #messageRate(session: Session, st: SessionState, cb: (err?: Error | null) => void): void {
+    const ip = normaliseIp(session.remoteAddress);
+    const perHour = st.policy.settings['smtp.limits.messagesPerHour'];
+    if (!this.o.limits || !perHour || this.#trusted(session, st, ip)) return cb();
+    this.o.limits.message(clientKey(ip), perHour).then(
+      (verdict) => cb(verdict.ok ? null : this.#limitRefusal(ip, verdict, 450, '4.7.1', 'Error: too much mail from')),
+      () => cb(),
+    );
   }
 
   /** Partners that must use TLS (smtp.requireTlsFrom): 530 5.7.0 while the session is plain text. */
@@ -457,7 +511,8 @@ export class MxServer {
         toRows(id, events),
       );
     }
-    this.o.submission?.accepted(session);
+    // Counted after the message is durable; a failure to count never fails the accepted message.
+    this.o.submission?.accepted(session).catch((err: unknown) => log.warn({ err }, 'submission: cannot count the message against the rate limits'));
     log.info({ from: mailFrom, rcpts: recipients.length, size: raw.length, copies: spooled.length, held: copies.length - spooled.length }, 'queued');
     return `Ok: queued as ${id}`;
   }

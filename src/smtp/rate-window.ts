@@ -1,7 +1,7 @@
-// Sliding-window event counts per key (client address, user), in this process. Each
-// key keeps at most `limit` timestamps, so memory stays bounded by what the limits
-// allow; idle keys are swept as the map grows. With several workers each counts the
-// sessions it serves (like Postfix's anvil per instance).
+// Sliding-window event counts per key (client address), in this process. Each key keeps
+// at most `limit` timestamps, so memory stays bounded by what the limits allow; idle
+// keys are swept as the map grows. The MX's per-client counts use it in the cluster
+// primary (client-counters.ts), so one window serves every worker.
 export class RateWindow {
   readonly #hits = new Map<string, number[]>();
   #lastSweep = 0;

@@ -1,7 +1,9 @@
 // The policy of the submission listeners (587 with STARTTLS, 465 with implicit TLS),
 // applied by MxServer in submission mode: SASL PLAIN/LOGIN against the gateway's
 // accounts and app passwords, the sender addresses the user owns (MAIL FROM and every
-// From: address), and per-user and per-client-address message limits.
+// From: address), and per-user and per-client-address message limits. The limits count
+// in the database (rate_limits), so both workers and every node share one count: a
+// per-process count would let a user send the limit once per worker.
 import addressparser from 'nodemailer/lib/addressparser/index.js';
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
@@ -12,22 +14,25 @@ import type { SubmissionAuthResult, SubmissionUser } from '../services/submissio
 import { mayUseAddress } from '../services/sender-address-service.ts';
 import { smtpError } from './smtp-server-patches.ts';
 import { normaliseIp } from './cidr.ts';
-import { RateWindow } from './rate-window.ts';
 
 export interface SubmissionGateOptions {
   /** 465: the connection is TLS from the first byte (RFC 8314); 587: STARTTLS before AUTH. */
   implicitTls: boolean;
   authenticate(username: string, password: string, clientIp: string): Promise<SubmissionAuthResult>;
   settings(): Settings;
+  /** Shared fixed-window counters (src/db/repos/rate-limits.ts). */
+  counter: SubmissionCounter;
   log: Logger;
+}
+
+export interface SubmissionCounter {
+  count(key: string, windowMs: number): Promise<number>;
+  hit(key: string, windowMs: number): Promise<unknown>;
 }
 
 const HOUR = 3_600_000;
 
 export class SubmissionGate {
-  readonly #perUser = new RateWindow(HOUR);
-  readonly #perIp = new RateWindow(HOUR);
-
   constructor(readonly o: SubmissionGateOptions) {}
 
   get implicitTls(): boolean {
@@ -55,7 +60,7 @@ export class SubmissionGate {
   }
 
   /** MAIL FROM: an address the user owns, and the user and address under their limits. */
-  checkMailFrom(session: SMTPServerSession, address: string): SmtpReply | null {
+  async checkMailFrom(session: SMTPServerSession, address: string): Promise<SmtpReply | null> {
     const user = userOf(session);
     if (!user) return { code: 530, enhanced: '5.7.0', message: 'Authentication required' };
     if (!address || !mayUseAddress(user.senders, address)) {
@@ -64,11 +69,11 @@ export class SubmissionGate {
     const s = this.o.settings();
     const ip = normaliseIp(session.remoteAddress);
     const userLimit = s['submission.userMessagesPerHour'];
-    if (userLimit > 0 && this.#perUser.count(user.id) >= userLimit) {
+    if (userLimit > 0 && (await this.o.counter.count(userKey(user), HOUR)) >= userLimit) {
       return { code: 450, enhanced: '4.7.1', message: `Rate limit: user ${user.username} sent ${userLimit} messages in the last hour, try again later` };
     }
     const ipLimit = s['submission.ipMessagesPerHour'];
-    if (ipLimit > 0 && this.#perIp.count(ip) >= ipLimit) {
+    if (ipLimit > 0 && (await this.o.counter.count(ipKey(ip), HOUR)) >= ipLimit) {
       return { code: 450, enhanced: '4.7.1', message: `Rate limit: ${ipLimit} messages in the last hour from ${ip}, try again later` };
     }
     return null;
@@ -85,13 +90,15 @@ export class SubmissionGate {
   }
 
   /** A message was accepted: it counts against the user's and the address's limits. */
-  accepted(session: SMTPServerSession): void {
+  async accepted(session: SMTPServerSession): Promise<void> {
     const user = userOf(session);
-    const s = this.o.settings();
-    if (user) this.#perUser.add(user.id, Math.max(1, s['submission.userMessagesPerHour']));
-    this.#perIp.add(normaliseIp(session.remoteAddress), Math.max(1, s['submission.ipMessagesPerHour']));
+    if (user) await this.o.counter.hit(userKey(user), HOUR);
+    await this.o.counter.hit(ipKey(normaliseIp(session.remoteAddress)), HOUR);
   }
 }
+
+const userKey = (user: SubmissionUser) => `submission:user:${user.id}`;
+const ipKey = (ip: string) => `submission:ip:${ip}`;
 
 export function userOf(session: SMTPServerSession): SubmissionUser | undefined {
   return (session as unknown as { user?: SubmissionUser }).user ?? undefined;

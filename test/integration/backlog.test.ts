@@ -17,6 +17,8 @@ import { sendMessage, simpleMessage } from '../helpers/smtp-probe.ts';
 
 const MESSAGES = Number(process.env.BACKLOG_MESSAGES ?? 1200);
 const BATCH = Number(process.env.BACKLOG_BATCH ?? 100);
+// Waits grow with the backlog: the full-size case moves 20,000 messages each way.
+const WAIT_MS = Math.max(60_000, MESSAGES * 15);
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -62,7 +64,7 @@ test(`${MESSAGES} acknowledged messages (batch ${BATCH}), kill -9, hop fixed: al
       const n = Number((await gw.db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'queued').executeTakeFirst())?.n ?? 0);
       return n >= MESSAGES ? n : null;
     },
-    60_000,
+    WAIT_MS,
     `${MESSAGES} messages queued`,
   );
   const acceptedMs = Date.now() - t0;
@@ -72,7 +74,7 @@ test(`${MESSAGES} acknowledged messages (batch ${BATCH}), kill -9, hop fixed: al
   cleanups.push(() => sink.stop());
   const t1 = Date.now();
   await gw.start();
-  const delivered = await sink.waitForCount(acked, 150_000);
+  const delivered = await sink.waitForCount(acked, Math.max(150_000, WAIT_MS));
   const deliveredMs = Date.now() - t1;
   console.log(`backlog ${acked}: accepted in ${acceptedMs} ms, delivered after restart in ${deliveredMs} ms (batch ${BATCH})`);
   assert.ok(delivered >= acked, `${delivered} of ${acked} delivered`);

@@ -87,6 +87,11 @@ test('doctor --json: the correct domain is ok throughout, the broken one fails w
   assert.equal(fs.find((f) => f.check === 'queue')!.status, 'ok');
   assert.ok(fs.some((f) => f.check === 'disk'));
   assert.ok(fs.some((f) => f.check === 'clock'));
+  // a fresh install: Bayes has learned nothing; the doctor says how far it is and how to train it
+  const bayes = pick(fs, 'bayes', '');
+  assert.equal(bayes.status, 'warn');
+  assert.match(bayes.message, /not scoring yet, 200 spam and 200 ham to go/);
+  assert.match(bayes.fix!, /hermes bayes learn --spam PATH/);
   assert.ok(fs.filter((f) => f.status === 'fail').every((f) => f.fix), 'every failure says how to fix it');
 });
 

@@ -2,7 +2,8 @@
 // from a table: what they add to the message, what they decide, what they trace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { txtResolver } from '../helpers/authvectors.ts';
+import { findPython, txtResolver } from '../helpers/authvectors.ts';
+import { dkimpyVerify } from '../helpers/dkimpy.ts';
 import { contextFor } from '../helpers/attachments.ts';
 import { Pipeline, finalMessage } from '../../src/pipeline/pipeline.ts';
 import { SETTINGS_DEFAULTS, type Settings } from '../../src/config/settings.ts';
@@ -212,4 +213,37 @@ test('seal: an SMTPUTF8 sender in our Authentication-Results does not break the 
   assert.match(out.toString('utf8'), /ARC-Authentication-Results: i=1; mx\.gw\.test;[^]*smtp\.mailfrom="josé@exämple\.org"/);
   const v = await verifyMessage({ raw: out, clientIp: '192.0.2.1', helo: 'x', mailFrom: '', authservId: 'next.example', resolver: txtResolver(dns) });
   assert.equal(v.arc.result, 'pass', v.arc.comment);
+});
+
+test('sign + seal: a message without the empty line after its header is signed and sealed (the line is added); dkimpy verifies both', { skip: findPython(['dkim']) ? false : 'python3-dkim is not installed' }, async () => {
+  const [rsa, arcKey] = await Promise.all([generateDkimKey('rsa-sha256', 1024), generateDkimKey('rsa-sha256', 1024)]);
+  const store = fakeStore(
+    { 'example.com': [{ domain: 'example.com', selector: 'r', privateKeyPem: rsa.privateKeyPem, algorithm: 'rsa-sha256' }] },
+    { domain: 'gw.example', selector: 'arc', privateKeyPem: arcKey.privateKeyPem, algorithm: 'rsa-sha256' },
+  );
+  const dns = { [dkimDnsName('r', 'example.com')]: rsa.dnsTxt, [dkimDnsName('arc', 'gw.example')]: arcKey.dnsTxt };
+  const s = settings({ 'arc.enabled': true, 'arc.domain': 'gw.example', 'arc.selector': 'arc' });
+  const pipeline = new Pipeline([dkimSignStage({ keys: store }), arcSealStage({ authservId: ID, keys: store, settings: s, resolver: txtResolver(dns) })]);
+  const head = 'From: <alice@example.com>\r\nTo: <a@corp.test>\r\nSubject: no separator\r\n';
+  for (const [name, raw, expected] of [
+    ['header only', head, `${head}\r\n`],
+    ['header only, last line unended', head.slice(0, -2), `${head}\r\n`],
+    ['a body right after the fields', `${head}Hello, no empty line above.\r\n`, `${head}\r\nHello, no empty line above.\r\n`],
+  ] as const) {
+    const ctx = ctxFor(Buffer.from(raw), { trusted: true, mailFrom: 'alice@example.com' });
+    await pipeline.run(ctx);
+    assert.equal(ctx.reject, null, `${name}: not refused`);
+    const out = Buffer.concat(finalMessage(ctx));
+    const types = ctx.events.map(([t, d]) => `${t}${d.error || d.sealed === false ? ' failed' : ''}`);
+    assert.deepEqual(types, ['header-end', 'dkim-sign', 'arc-seal'], `${name}: the line is added, then signed and sealed: ${JSON.stringify(ctx.events)}`);
+    assert.ok(out.toString().endsWith(expected), `${name}: the message goes on with the empty line: ${JSON.stringify(out.toString().slice(-120))}`);
+    const r = dkimpyVerify(findPython(['dkim'])!, out, dns);
+    assert.deepEqual(r.dkim.map((x) => x.ok), [true], `${name}: dkimpy verifies the DKIM signature`);
+    assert.equal(r.arc, 'pass', `${name}: dkimpy verifies the ARC set: ${r.arc_comment}`);
+  }
+  // A message with its empty line is left as it is.
+  const fine = ctxFor(msg('alice@example.com'), { trusted: true, mailFrom: 'alice@example.com' });
+  await pipeline.run(fine);
+  assert.deepEqual(fine.events.map(([t]) => t), ['dkim-sign', 'arc-seal'], 'no header-end event');
+  assert.ok(Buffer.concat(finalMessage(fine)).toString().endsWith(msg('alice@example.com').toString()), 'unchanged below our fields');
 });

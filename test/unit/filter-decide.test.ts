@@ -92,7 +92,8 @@ test('default policy levels: tag at 2, quarantine at 5, reject at 15 (550 5.7.1)
   let [c] = await run(ctx);
   assert.match(c!.text, /X-Spam-Flag: YES\r\n/);
   assert.match(c!.text, /X-Spam-Status: Yes, score=3.1/);
-  assert.match(c!.text, /\r\nSubject: \[SUSPECTED SPAM\] Quarterly numbers\r\n/);
+  // Below the quarantine level tagging is headers only: the Subject is left alone.
+  assert.match(c!.text, /\r\nSubject: Quarterly numbers\r\n/, 'the subject is tagged only from the quarantine level');
 
   ctx = context(['alice@corp.example'], { spam: spam(7) });
   [c] = await run(ctx);
@@ -115,7 +116,9 @@ test('mixed recipients: each gets its own fate; a reject among accepting recipie
   const delivered = copies.filter((c) => !c.hold);
   assert.equal(delivered.length, 1);
   assert.deepEqual(delivered[0]!.to, ['bob@corp.example']);
-  assert.match(delivered[0]!.text, /Subject: \[SPAM\?\] Quarterly/);
+  // bob's tag level (5) was reached, his quarantine level (10) not: headers, no subject tag.
+  assert.match(delivered[0]!.text, /X-Spam-Flag: YES\r\n/, 'tagged in the headers');
+  assert.match(delivered[0]!.text, /\r\nSubject: Quarterly/, 'subject not tagged below the quarantine level');
   const held = copies.filter((c) => c.hold);
   assert.deepEqual(held.map((c) => c.to).sort(), [['alice@corp.example', 'dave@corp.example'], ['carol@corp.example']]);
   const carol = held.find((c) => c.to[0] === 'carol@corp.example')!;
@@ -208,7 +211,7 @@ test('message rules: added score counts, reject text reaches the client, headers
   const [c] = await run(ctx);
   assert.match(c!.text, /X-Spam-Score: 2.5\r\n/);
   assert.match(c!.text, /X-Corp-Rule: boost\r\n/);
-  assert.match(c!.text, /Subject: \[SUSPECTED SPAM\]/);
+  assert.match(c!.text, /X-Spam-Flag: YES\r\n/, 'the added score reaches the tag level');
   ctx = context(['alice@corp.example'], { spam: spam(0), rules: [{ rule: 'no-invoices', action: 'reject', value: 'invoices go to the portal' }] });
   await run(ctx);
   assert.equal(ctx.reject?.message, 'Message rejected: invoices go to the portal');
@@ -259,6 +262,15 @@ test('autolearn thresholds leave the Bayes symbols out of the score', () => {
   assert.equal(autolearnClass(r(1, -1.9), t), null);
 });
 
+test('autolearn counts SpamAssassin rules with their no-Bayes scores (learnScore), and noautolearn rules not at all', () => {
+  const t = { spamAt: 12, hamAt: 0.1 };
+  // With Bayes on (score set 2) a rule may weigh less than in set 0; autolearn uses set 0.
+  const withBayes = { score: 10, errors: [], symbols: [{ name: 'SA_RULE', score: 8, description: '', learnScore: 10 }, { name: 'OWN', score: 2, description: '' }] };
+  assert.equal(autolearnClass(withBayes, t), 'spam', 'learned as spam by the set-0 weight (10 + 2)');
+  const noLearn = { score: 13, errors: [], symbols: [{ name: 'USER_IN_BLOCKLIST', score: 13, description: '', learnScore: 0 }] };
+  assert.equal(autolearnClass(noLearn, t), 'ham', 'a noautolearn rule does not make it spam (counted 0)');
+});
+
 test('autolearn learns after the reply, at most one message a second, skipping the rest', async () => {
   const learned: string[] = [];
   const bayes = { learn: async (_i: unknown, cls: string) => void learned.push(cls) } as never;
@@ -297,4 +309,14 @@ test('spam stage: a failing check is traced and the others still score; findings
   await spamStage({ settings: () => ({ ...SETTINGS_DEFAULTS, 'spam.enabled': false }), bayesStore: new MemoryBayesStore(), localDomains: () => [] }).run(off);
   assert.equal(off.findings.spam, undefined);
   assert.match(off.events[0]!.detail.skipped, /spam.enabled=false/);
+});
+
+test('subject tag at the quarantine level: a spam copy delivered anyway (spam action tag, or no quarantine store) has its Subject marked', async () => {
+  let ctx = context(['bob@corp.example'], { spam: spam(11) });
+  let [c] = await run(ctx, { canHold: false });
+  assert.match(c!.text, /\r\nSubject: \[SPAM\?\] Quarterly/, 'lenient policy: 11 >= its quarantine level 10, delivered tagged with its prefix');
+  ctx = context(['alice@corp.example'], { spam: spam(6) });
+  [c] = await run(ctx, { canHold: false });
+  assert.equal(c!.hold, null, 'no quarantine store');
+  assert.match(c!.text, /\r\nSubject: \[SUSPECTED SPAM\] Quarterly/, 'delivered instead of held: subject marked');
 });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import pino from 'pino';
-import { SmtpClientPool } from '../../src/delivery/smtp-client.ts';
+import { SmtpClientPool, opportunisticPlan } from '../../src/delivery/smtp-client.ts';
 
 interface Peer { port: number; mails: Array<{ args: Record<string, unknown>; data: Buffer }>; close(): Promise<void> }
 
@@ -36,7 +36,7 @@ const SEVEN_BIT = Buffer.from('Subject: plain\r\n\r\nplain\r\n');
 async function deliver(p: Peer, envelope: { from: string; to: string[] }, message: Buffer) {
   const c = pool();
   try {
-    return await c.send({ name: 'peer.test', address: '127.0.0.1', port: p.port }, false, envelope, message);
+    return await c.send({ name: 'peer.test', address: '127.0.0.1', port: p.port }, opportunisticPlan('peer.test'), envelope, message);
   } finally {
     c.close();
   }

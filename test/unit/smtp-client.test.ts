@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import pino from 'pino';
-import { ConnectionFailure, SmtpClientPool } from '../../src/delivery/smtp-client.ts';
+import { ConnectionFailure, SmtpClientPool, opportunisticPlan } from '../../src/delivery/smtp-client.ts';
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -17,7 +17,7 @@ test('a server that closes the connection before its greeting fails the attempt 
   const port = await listen(server);
   const pool = new SmtpClientPool({ hostname: 'gw.test', maxPerDestination: 2, connectTimeoutMs: 30_000, idleTimeoutMs: 1000, log: pino({ level: 'silent' }) });
   try {
-    const attempt = pool.send({ name: 'mx.test', address: '127.0.0.1', port }, false, { from: 'a@b.test', to: ['c@d.test'] }, Buffer.from('Subject: x\r\n\r\nbody\r\n'));
+    const attempt = pool.send({ name: 'mx.test', address: '127.0.0.1', port }, opportunisticPlan('mx.test'), { from: 'a@b.test', to: ['c@d.test'] }, Buffer.from('Subject: x\r\n\r\nbody\r\n'));
     const outcome = await Promise.race([
       attempt.then(
         () => 'sent',

@@ -127,11 +127,18 @@ test('one symbol named after the SpamAssassin buckets, scored on the log-odds cu
   assert.deepEqual(names(0.9999), ['BAYES_999']);
   const score = (p: number) => b.symbolsFor(p).reduce((s, x) => s + x.score, 0);
   for (let p = 0; p < 1; p += 0.01) assert.ok(score(p + 0.01) >= score(p), `monotonic at ${p}`);
-  // Confident ham earns about SpamAssassin's BAYES_00; unsure mail is tagged (2) but only
-  // p >= 0.99 (SpamAssassin's BAYES_99) quarantines (5) without a rule agreeing.
-  assert.ok(score(0) <= -1.9);
-  assert.ok(score(0.5) >= 2 && score(0.5) < 5);
-  assert.ok(score(0.98) < 5 && score(0.99) >= 5 && score(0.9999) >= 5);
+  // Calibration: unsure mail (0.2 to 0.8) scores about nothing, as SpamAssassin's BAYES_40
+  // and BAYES_50 nearly do; the score rises only at the extremes. Confident ham earns about
+  // BAYES_00; from p = 0.999 the classifier alone reaches the quarantine level (5).
+  for (const p of [0.2, 0.3, 0.5, 0.7, 0.8]) assert.ok(Math.abs(score(p)) <= 0.05, `p=${p} scores ${score(p)}, want about 0`);
+  assert.ok(score(0.9) > 0.5 && score(0.9) < 1.5, `p=0.9 scores ${score(0.9)}`);
+  assert.ok(score(0.95) > 1.5 && score(0.95) < 2.5, `p=0.95 scores ${score(0.95)}`);
+  assert.ok(score(0.99) >= 3.5 && score(0.99) < 5, `p=0.99 scores ${score(0.99)}: quarantined only with a rule agreeing`);
+  assert.ok(score(0.999) >= 5, `p=0.999 scores ${score(0.999)}`);
+  assert.ok(score(0.99999) >= 6, `p=0.99999 scores ${score(0.99999)}`);
+  assert.ok(score(0.05) < -0.3 && score(0.05) > -1, `p=0.05 scores ${score(0.05)}`);
+  assert.ok(score(0) <= -1.9, `p=0 scores ${score(0)}`);
+  assert.ok(score(0.1) > -0.5 && score(0.1) < 0, `p=0.1 scores ${score(0.1)}: far from the tag level`);
   // Without the curve, SpamAssassin's fixed scores, BAYES_999 on top of BAYES_99.
   const fixed = new Bayes(new MemoryBayesStore(), { curve: null });
   assert.deepEqual(fixed.symbolsFor(0.9999).map((s) => s.name), ['BAYES_99', 'BAYES_999']);

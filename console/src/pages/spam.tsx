@@ -180,7 +180,10 @@ function Bayes({ user }: { user: User }) {
             ) : (
               <div class="notice warn">
                 Not scoring yet: it needs {s.minSpam} spam and {s.minHam} good messages ({Math.max(0, s.minSpam - s.spamMessages)} spam and {Math.max(0, s.minHam - s.hamMessages)} good to go). Release
-                wrongly held mail as "not spam" and mark held spam in the quarantine, or teach it below.
+                wrongly held mail as "not spam" and mark held spam in the quarantine, or teach it below; from the
+                command line, <code>hermes bayes learn --spam PATH</code> and <code>--ham PATH</code> learn a file, a directory or
+                maildir, or an mbox. Until it scores, only the rules (the SpamAssassin rules among them) judge mail, and autolearn teaches
+                it what they find clearly spam or clearly ham.
               </div>
             )}
           </>

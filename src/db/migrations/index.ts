@@ -17,6 +17,7 @@ import { m0012_submission_transport } from './0012_submission_transport.ts';
 import { m0013_encryption_keys } from './0013_encryption_keys.ts';
 import { m0017_totp_last_step } from './0017_totp_last_step.ts';
 import { m0020_cluster } from './0020_cluster.ts';
+import { m0021_delay_warning } from './0021_delay_warning.ts';
 
 export interface Migration {
   version: number;
@@ -28,5 +29,5 @@ export const MIGRATIONS: Migration[] = [
   m0001_core, m0002_dkim_keys, m0003_content_filter, m0004_file_rules, m0005_body_changes, m0006_quarantine_rules, m0007_audit_log, m0008_accounts,
   m0010_console_indexes, m0011_certificates, m0012_submission_transport, m0013_encryption_keys,
   m0015_portal, m0017_totp_last_step,
-  m0020_cluster,
+  m0020_cluster, m0021_delay_warning,
 ];

@@ -16,6 +16,7 @@ export interface ClaimedRecipient {
   require_tls: number;
   attempts: number;
   first_attempt_at: number | null;
+  delay_warned_at: number | null;
   spool_file: string;
   mail_from: string;
   direction: MessageDirection;
@@ -44,6 +45,7 @@ export async function claimDueRecipients(trx: Db, owner: string, now: number, un
       'recipients.require_tls',
       'recipients.attempts',
       'recipients.first_attempt_at',
+      'recipients.delay_warned_at',
       'messages.spool_file',
       'messages.mail_from',
       'messages.direction',

@@ -22,10 +22,12 @@ export async function saveRecipientPrefs(db: Db, address: string, p: { digest_fr
     .execute();
 }
 
-export async function markDigestSent(db: Db, address: string, at: number): Promise<void> {
+/** Marks a digest sent to each of `addresses` at `at`, in one statement. */
+export async function markDigestsSent(db: Db, addresses: readonly string[], at: number): Promise<void> {
+  if (!addresses.length) return;
   await db
     .insertInto('recipient_prefs')
-    .values({ address, digest_frequency: null, language: null, last_digest_at: at, updated_at: at })
+    .values(addresses.map((address) => ({ address, digest_frequency: null, language: null, last_digest_at: at, updated_at: at })))
     .onConflict((oc) => oc.column('address').doUpdateSet({ last_digest_at: at }))
     .execute();
 }

@@ -81,6 +81,7 @@ form.inline{display:inline}
 label{display:block;margin:10px 0 4px;font-weight:600}
 input[type=text],input[type=password],input[type=email],select{padding:6px 8px;border:1px solid #d1d5db;border-radius:4px;min-width:260px;font-size:1rem}
 .muted{color:#6b7280;font-size:.9rem}
+.empty{padding:14px 16px;border:1px dashed #cbd5e1;border-radius:6px;background:#f8fafc}.empty p{margin:6px 0}
 .notice{padding:10px 14px;border-radius:6px;background:#ecfdf5;color:#065f46;margin-bottom:16px}
 .error{padding:10px 14px;border-radius:6px;background:#fef2f2;color:#991b1b;margin-bottom:16px}
 dl.summary{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0 0 16px}

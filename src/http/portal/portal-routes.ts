@@ -4,6 +4,7 @@
 // our own origin; every page shows only mail held for the user's own addresses.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { categoryLabel } from '../../notify/compose.ts';
+import { DIGEST_LANGUAGES, LANGUAGE_NAMES } from '../../notify/digest-text.ts';
 import { PORTAL_ROLE } from '../../services/actor.ts';
 import { login } from '../../services/login-service.ts';
 import {
@@ -21,7 +22,7 @@ import {
   renderOwn,
   reportOwn,
   requestRelease,
-  setDigestFrequency,
+  setDigestPrefs,
   type OwnItem,
 } from '../../services/portal-service.ts';
 import { sameSecret } from '../../services/secret-tokens.ts';
@@ -47,8 +48,9 @@ const FLASH: Record<string, string> = {
   blocked: 'The sender is on your block list.',
   'list-added': 'Added to your list.',
   'list-removed': 'Removed from your list.',
-  digest: 'Your digest frequency is saved.',
+  digest: 'Your digest settings are saved.',
   password: 'Your password is changed.',
+  'choose-password': 'You signed in with a temporary password: choose your own below.',
 };
 
 function send(reply: FastifyReply, status: number, body: string): FastifyReply {
@@ -70,6 +72,15 @@ const flash = (request: FastifyRequest) => {
   return m ? html`<p class="notice" role="status">${m}</p>` : '';
 };
 
+/** What an empty quarantine page says: that nothing is wrong, and where to go from here. */
+function emptyQuarantine(category: string | undefined, frequency: string): Html {
+  if (category) return html`<div class="empty"><p><strong>Nothing is held for you as ${categoryLabel(category)}.</strong></p><p><a href="/portal/">See everything held for you</a>.</p></div>`;
+  const when = ({ never: 'Digests are off', hourly: 'You get a digest every hour', daily: 'You get a digest once a day', weekly: 'You get a digest once a week' } as Record<string, string>)[frequency] ?? 'You get a digest';
+  return html`<div class="empty"><p><strong>Nothing is held for you.</strong> All mail to your addresses was delivered.</p>
+<p>When the filter holds a message for you, it appears here. ${when} when something new was held: change that in <a href="/portal/settings">Settings</a>.</p>
+<p>Expecting mail that did not arrive? Ask the sender to check the address, or put them on <a href="/portal/lists">your allow list</a> so the spam checks never hold their mail.</p></div>`;
+}
+
 export async function portalRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   /** Runs `fn` for a signed-in portal user; others go to the sign-in page. POSTs need the CSRF token. */
   const signedIn = (fn: (s: PortalSession, request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | string>) => async (request: FastifyRequest, reply: FastifyReply) => {
@@ -77,6 +88,11 @@ export async function portalRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     if (!s) {
       if (request.method === 'GET') return reply.status(303).header('location', '/portal/login').send();
       return send(reply, 401, problemPage('Signed out', 'Your session has ended. Sign in again.', { href: '/portal/login', label: 'Sign in' }));
+    }
+    // A password an administrator provisioned (hermes admin reset-password) is temporary:
+    // the user chooses their own before anything else.
+    if (request.method === 'GET' && s.row.must_change_password === 1 && !request.url.startsWith('/portal/settings')) {
+      return reply.status(303).header('location', '/portal/settings?msg=choose-password').send();
     }
     if (request.method === 'POST') {
       const sent = ((request.body ?? {}) as Record<string, string>).csrf;
@@ -135,7 +151,7 @@ ${needTotp ? html`<label for="totp">Code from your authenticator app (or a recov
     const q = request.query as { category?: string; cursor?: string };
     const category = CATEGORIES.includes(q.category ?? '') ? q.category : undefined;
     const d = portalDeps(ctx);
-    const [items, counts] = await Promise.all([listOwnQuarantine(d, s.user, { ...(category ? { category } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) }), ownCategories(d, s.user)]);
+    const [items, counts, choices] = await Promise.all([listOwnQuarantine(d, s.user, { ...(category ? { category } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) }), ownCategories(d, s.user), digestChoices(d, s.user)]);
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     const tab = (c: string | undefined, label: string, n: number) => html`<a href="/portal/${c ? `?category=${c}` : ''}" class="${category === c ? 'current' : ''}">${label} (${n})</a>`;
     const rows = items.items.map(
@@ -147,7 +163,7 @@ ${needTotp ? html`<label for="totp">Code from your authenticator app (or a recov
       nav: nav(s, 'quarantine'),
       body: html`${flash(request)}<section class="card"><h1>Held for you</h1><p class="muted">Addresses: ${s.user.addresses.join(', ') || '(none)'}</p>
 <div class="tabs">${tab(undefined, 'All', total)}${CATEGORIES.filter((c) => counts[c]).map((c) => tab(c, categoryLabel(c), counts[c]!))}</div>
-${items.items.length ? html`<table><thead><tr><th>Subject</th><th>From</th><th>Received</th><th>Category</th><th class="num">Score</th><th>For</th></tr></thead><tbody>${rows}</tbody></table>` : html`<p>Nothing is held for you${category ? ' in this category' : ''}.</p>`}
+${items.items.length ? html`<table><thead><tr><th>Subject</th><th>From</th><th>Received</th><th>Category</th><th class="num">Score</th><th>For</th></tr></thead><tbody>${rows}</tbody></table>` : emptyQuarantine(category, choices[0]?.effective ?? (await ctx.settings())['digest.frequency'])}
 ${items.nextCursor ? html`<p><a href="/portal/?${category ? `category=${category}&` : ''}cursor=${encodeURIComponent(items.nextCursor)}">Older messages</a></p>` : ''}</section>`,
     });
   }));
@@ -237,7 +253,7 @@ ${form('delete', 'Delete', 'danger')}${form('report-spam', 'Report spam', 'secon
       nav: nav(s, 'lists'),
       body: html`${flash(request)}<section class="card"><h1>Your allow and block lists</h1>
 <p class="muted">Mail from senders you always allow skips the spam checks; mail from senders you block is refused. Entries are addresses or whole domains.</p>
-${entries.length ? html`<table><thead><tr><th>List</th><th>Sender</th><th>For</th><th>Note</th><th></th></tr></thead><tbody>${rows}</tbody></table>` : html`<p>Your lists are empty.</p>`}</section>
+${entries.length ? html`<table><thead><tr><th>List</th><th>Sender</th><th>For</th><th>Note</th><th></th></tr></thead><tbody>${rows}</tbody></table>` : html`<div class="empty"><p><strong>Your lists are empty.</strong></p><p>Add a sender below, or open a held message in <a href="/portal/">your quarantine</a> and choose <em>Always allow sender</em> or <em>Block sender</em>.</p></div>`}</section>
 <section class="card"><h2>Add a sender</h2><form method="post" action="/portal/lists/add">${csrf(s)}
 <label for="value">Address or domain</label><input type="text" id="value" name="value" required placeholder="someone@example.com or example.com">
 <label for="list">List</label><select id="list" name="list"><option value="allow">Always allow</option><option value="block">Block</option></select>
@@ -263,9 +279,11 @@ ${entries.length ? html`<table><thead><tr><th>List</th><th>Sender</th><th>For</t
     const st = await ctx.settings();
     const label = (f: string) => ({ never: 'Never', hourly: 'Every hour', daily: 'Every day', weekly: 'Every week' })[f] ?? f;
     const digestForms = choices.map(
-      (c) => html`<form method="post" action="/portal/settings/digest">${csrf(s)}<input type="hidden" name="address" value="${c.address}">
-<label for="freq-${c.address}">Digest for ${c.address}</label><select id="freq-${c.address}" name="frequency"><option value="" ${c.frequency === null ? html`selected` : ''}>Default (${label(st['digest.frequency'])})</option>${DIGEST_FREQUENCIES.map((f) => html`<option value="${f}" ${c.frequency === f ? html`selected` : ''}>${label(f)}</option>`)}</select>
-<button type="submit">Save</button></form>`,
+      (c) => html`<form method="post" action="/portal/settings/digest" class="digest-prefs">${csrf(s)}<input type="hidden" name="address" value="${c.address}">
+<h3>${c.address}</h3>
+<label for="freq-${c.address}">How often</label><select id="freq-${c.address}" name="frequency"><option value="" ${c.frequency === null ? html`selected` : ''}>Default (${label(st['digest.frequency'])})</option>${DIGEST_FREQUENCIES.map((f) => html`<option value="${f}" ${c.frequency === f ? html`selected` : ''}>${label(f)}</option>`)}</select>
+<label for="lang-${c.address}">Language</label><select id="lang-${c.address}" name="language"><option value="" ${c.language === null ? html`selected` : ''}>Default (${LANGUAGE_NAMES[st['digest.language']]})</option>${DIGEST_LANGUAGES.map((l) => html`<option value="${l}" ${c.language === l ? html`selected` : ''}>${LANGUAGE_NAMES[l]}</option>`)}</select>
+<div class="actions"><button type="submit">Save</button></div></form>`,
     );
     return page({
       title: 'Settings',
@@ -281,7 +299,7 @@ ${entries.length ? html`<table><thead><tr><th>List</th><th>Sender</th><th>For</t
   app.get('/portal/settings', { config: { public: true } }, signedIn(async (s, request) => settingsPage(s, request)));
   app.post('/portal/settings/digest', { config: { public: true } }, signedIn(async (s, request, reply) => {
     const f = (request.body ?? {}) as Record<string, string>;
-    await setDigestFrequency(portalDeps(ctx), s.user, String(f.address ?? ''), f.frequency ? String(f.frequency) : null);
+    await setDigestPrefs(portalDeps(ctx), s.user, String(f.address ?? ''), { frequency: f.frequency ? String(f.frequency) : null, language: f.language ? String(f.language) : null });
     return back(reply, '/portal/settings', 'digest');
   }));
   app.post('/portal/settings/password', { config: { public: true } }, signedIn(async (s, request, reply) => {

@@ -4,6 +4,7 @@ import { getDomain, listDomains, removeDomain, saveDomain, type RelayDomainInput
 import { addRecipient, listRecipients, removeRecipient } from '../../services/recipients-service.ts';
 import { addNetwork, listNetworks, removeNetwork } from '../../services/networks-service.ts';
 import { clearSmarthost, getSmarthost, setSmarthost } from '../../services/smarthost-service.ts';
+import { forgetMtaStsPolicy, listMtaStsPolicies, listTlsPolicies, removeTlsPolicy, setTlsPolicy } from '../../services/tls-policy-service.ts';
 import { actorOf, okSchema, pageOf, pageQuery, type RouteModule } from '../route-kit.ts';
 import { bool, ndate, nstr, obj, paramOf, str } from './schemas.ts';
 
@@ -15,7 +16,7 @@ const domainBody = {
 } as const;
 const recipientSchema = obj({ pattern: str, domain: str, createdAt: ndate }, ['pattern']);
 const networkSchema = obj({ cidr: str, description: nstr, createdAt: ndate }, ['cidr']);
-const smarthostSchema = obj({ host: nstr });
+const smarthostSchema = obj({ host: nstr, user: nstr, tls: { type: ['string', 'null'], enum: ['starttls', 'implicit', null] } });
 
 type DomainParams = { domain: string };
 
@@ -96,11 +97,62 @@ export const relayPolicyRoutes: RouteModule = (app, ctx) => {
 
   app.put('/api/v1/smarthost', {
     config: { permission: 'smarthost.write' },
-    schema: { tags: ['smarthost'], summary: 'Send outbound mail through host[:port]', body: { type: 'object', additionalProperties: false, required: ['host'], properties: { host: str } }, response: { 200: smarthostSchema } },
-  }, async (req) => setSmarthost(ctx.db, actorOf(req), (req.body as { host: string }).host));
+    schema: {
+      tags: ['smarthost'],
+      summary: 'Send outbound mail through host[:port], optionally with a login (user and password, used after STARTTLS or over implicit TLS; the password is stored sealed and never returned). "login": null removes a stored login; no "login" keeps it.',
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['host'],
+        properties: {
+          host: str,
+          login: {
+            type: ['object', 'null'],
+            additionalProperties: false,
+            required: ['user', 'password'],
+            properties: { user: str, password: str, tls: { type: 'string', enum: ['starttls', 'implicit'] } },
+          },
+        },
+      },
+      response: { 200: smarthostSchema },
+    },
+  }, async (req) => {
+    const b = req.body as { host: string; login?: { user: string; password: string; tls?: 'starttls' | 'implicit' } | null };
+    return setSmarthost(ctx.db, actorOf(req), b.host, b.login, ctx.masterKey);
+  });
 
   app.delete('/api/v1/smarthost', {
     config: { permission: 'smarthost.write' },
     schema: { tags: ['smarthost'], summary: 'Deliver outbound mail by MX lookups again', response: { 200: smarthostSchema } },
   }, async (req) => clearSmarthost(ctx.db, actorOf(req)));
+
+  // Outbound transport security (docs/transport-security.md).
+  const tlsPolicySchema = obj({ destination: str, level: { type: 'string', enum: ['none', 'may', 'encrypt', 'verify', 'dane'] } }, ['destination', 'level']);
+  app.get('/api/v1/tls-policies', {
+    config: { permission: 'settings.read' },
+    schema: { tags: ['transport'], summary: 'Outbound TLS level per destination (domain, ".domain", next hop)', response: { 200: { type: 'array', items: tlsPolicySchema } } },
+  }, async (req) => listTlsPolicies(ctx.db, actorOf(req)));
+  app.put('/api/v1/tls-policies/:destination', {
+    config: { permission: 'settings.write' },
+    schema: { tags: ['transport'], summary: 'Set the TLS level for a destination', params: paramOf('destination'), body: { type: 'object', additionalProperties: false, required: ['level'], properties: { level: str } }, response: { 200: tlsPolicySchema } },
+  }, async (req) => setTlsPolicy(ctx.db, actorOf(req), (req.params as { destination: string }).destination, (req.body as { level: string }).level));
+  app.delete('/api/v1/tls-policies/:destination', {
+    config: { permission: 'settings.write' },
+    schema: { tags: ['transport'], summary: 'Back to the default level for a destination', params: paramOf('destination'), response: { 200: okSchema } },
+  }, async (req) => {
+    await removeTlsPolicy(ctx.db, actorOf(req), (req.params as { destination: string }).destination);
+    return { ok: true };
+  });
+  const stsSchema = obj({ domain: str, id: str, mode: str, mx: { type: 'array', items: str }, maxAge: { type: 'integer' }, fetchedAt: ndate, expiresAt: ndate }, ['domain']);
+  app.get('/api/v1/mta-sts', {
+    config: { permission: 'settings.read' },
+    schema: { tags: ['transport'], summary: 'MTA-STS policies cached from receiving domains', response: { 200: { type: 'array', items: stsSchema } } },
+  }, async (req) => listMtaStsPolicies(ctx.db, actorOf(req)));
+  app.delete('/api/v1/mta-sts/:domain', {
+    config: { permission: 'settings.write' },
+    schema: { tags: ['transport'], summary: 'Forget a cached MTA-STS policy (fetched again at the next delivery)', params: paramOf('domain'), response: { 200: okSchema } },
+  }, async (req) => {
+    await forgetMtaStsPolicy(ctx.db, actorOf(req), (req.params as { domain: string }).domain);
+    return { ok: true };
+  });
 };

@@ -12,6 +12,7 @@ import { enginesCheck } from './engines.ts';
 import { diskSpaceCheck } from './disk-space.ts';
 import { queueAgeCheck } from './queue-age.ts';
 import { clockCheck } from './clock.ts';
+import { bayesCheck } from './bayes.ts';
 
 export type { Finding, DoctorContext } from './finding.ts';
 
@@ -25,6 +26,7 @@ export const DOCTOR_CHECKS: ReadonlyArray<{ name: string; run: DoctorCheck }> = 
   { name: 'tls', run: tlsCertificateCheck },
   { name: 'next-hop', run: nextHopsCheck },
   { name: 'engine', run: enginesCheck },
+  { name: 'bayes', run: bayesCheck },
   { name: 'disk', run: diskSpaceCheck },
   { name: 'queue', run: queueAgeCheck },
   { name: 'clock', run: clockCheck },

@@ -7,6 +7,11 @@
 //   banned    a file banned by the policy's rule set → policy banned action
 //   spam      score (plus rule scores) ≥ reject level → reject; ≥ quarantine level → the
 //             policy spam action; ≥ tag level → tag          (skipped: allow lists, policy)
+//             Tagging is the X-Spam headers; the Subject is marked only from the
+//             quarantine level on (when that copy is delivered anyway: spam action
+//             tag/deliver, no quarantine store), so that mail a filter rule can sort
+//             by header is not relabelled for every reader. bench/spam.ts: between
+//             the tag and quarantine levels sits a few percent of ham (newsletters).
 //   badheader a bad-header symbol fired               → policy badheader action (skipped like spam)
 //   rule      a message rule asked for quarantine or reject
 //   auth      DMARC p=quarantine (verify stage)       → quarantine, or tag (auth.dmarcQuarantine,
@@ -36,6 +41,8 @@ export interface RecipientDecision {
   spamSkipped: string | null;
   /** Spam level reached the tag level (the delivered copy is tagged). */
   spamTag: boolean;
+  /** The delivered copy's Subject gets subjectTag: spam at the quarantine level (or the tag level when quarantine is off), or a tag action of another category. */
+  subjectTagged: boolean;
   subjectTag: string;
   /** Header lines message rules add to this recipient's copy. */
   headers: string[];
@@ -84,7 +91,7 @@ export function decideRecipients(input: DecideInput): RecipientDecision[] {
     const bypass = rules.find((r) => r.action === 'bypass');
     const redirect = rules.find((r) => r.action === 'redirect' && typeof r.value === 'string' && r.value.includes('@'));
     const base = {
-      address, policy: policy.name, via, subjectTag: policy.subjectTag, score: null, spamSkipped: null, spamTag: false,
+      address, policy: policy.name, via, subjectTag: policy.subjectTag, score: null, spamSkipped: null, spamTag: false, subjectTagged: false,
       headers: rules.filter((r) => r.action === 'header').map((r) => headerLine(String(r.value ?? ''))).filter((h): h is string => h !== null),
       redirect: redirect ? { rule: redirect.rule, to: String(redirect.value) } : null,
     };
@@ -104,6 +111,7 @@ export function decideRecipients(input: DecideInput): RecipientDecision[] {
     const spamSkipped = bypass ? `message rule ${bypass.rule} bypasses the spam checks` : (listed?.skipSpam ?? (policy.spamChecks ? null : `policy ${policy.name} has spam checks off`));
     let score: number | null = null;
     let spamTag = false;
+    let subjectTagged = false;
     if (f.spam && !spamSkipped) {
       score = Math.round((f.spam.score + ruleScore) * 100) / 100;
       const lv = (n: number | null) => n !== null && score! >= n;
@@ -111,6 +119,7 @@ export function decideRecipients(input: DecideInput): RecipientDecision[] {
       else if (lv(policy.quarantineScore)) proposals.push({ action: policy.actions.spam, category: 'spam', reason: `spam score ${fmt(score)} >= ${policy.quarantineScore}` });
       else if (lv(policy.tagScore)) proposals.push({ action: 'tag', category: 'spam', reason: `spam score ${fmt(score)} >= tag level ${policy.tagScore}` });
       spamTag = lv(policy.tagScore);
+      subjectTagged = lv(policy.quarantineScore ?? policy.tagScore);
       if (badHeaders.length) proposals.push({ action: policy.actions.badheader, category: 'badheader', reason: `bad header: ${badHeaders.join(', ')}` });
     }
     for (const r of rules) {
@@ -122,9 +131,11 @@ export function decideRecipients(input: DecideInput): RecipientDecision[] {
 
     let chosen: Proposal | null = null;
     for (const p of proposals) if (!chosen || moreSevere(p.action, chosen.action)) chosen = p;
-    const d: RecipientDecision = { ...base, score, spamSkipped, spamTag, action: 'deliver', category: null, reason: 'clean' };
+    const d: RecipientDecision = { ...base, score, spamSkipped, spamTag, subjectTagged, action: 'deliver', category: null, reason: 'clean' };
     if (chosen && chosen.action !== 'deliver') Object.assign(d, { action: chosen.action, category: chosen.category, reason: `${chosen.reason} (policy ${policy.name})` });
     else if (chosen) d.reason = `${chosen.reason}; policy ${policy.name} delivers`;
+    // A tag asked for by another category (sender authentication, say) marks the Subject.
+    if (d.action === 'tag' && proposals.some((p) => p.action === 'tag' && p.category !== 'spam')) d.subjectTagged = true;
     return d;
   });
 }

@@ -108,10 +108,13 @@ export function planDelivery(decisions: readonly RecipientDecision[], o: PlanOpt
       ...(o.spamHeaders ? spamHeaders({ spam: o.spam, score: d.score, isSpam, skipped: d.spamSkipped }) : []),
       ...d.headers,
     ];
-    const key = hold ? `hold\u0000${hold.category}\u0000${hold.reason}` : `${tagged ? d.subjectTag : ''}\u0000${headers.join('')}`;
+    // A copy held instead of rejected, or delivered for want of a quarantine store, was
+    // judged at a level beyond the subject-tag level: its Subject is marked.
+    const subjectTagged = tagged && (d.subjectTagged || (d.category !== 'spam' && d.category !== null));
+    const key = hold ? `hold\u0000${hold.category}\u0000${hold.reason}` : `${subjectTagged ? d.subjectTag : ''}\u0000${headers.join('')}`;
     let g = groups.get(key);
     if (!g) {
-      g = { recipients: [], hold, subjectTag: tagged ? d.subjectTag : null, headers, label: hold ? 'quarantined' : tagged ? 'tagged' : 'clean' };
+      g = { recipients: [], hold, subjectTag: subjectTagged ? d.subjectTag : null, headers, label: hold ? 'quarantined' : tagged ? 'tagged' : 'clean' };
       groups.set(key, g);
     }
     // A redirect (message rule) sends the delivered copy elsewhere; a held copy stays the recipient's.

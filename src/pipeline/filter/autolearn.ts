@@ -14,10 +14,15 @@ export interface AutolearnThresholds {
   hamAt: number;
 }
 
-/** The class to learn a scanned message as, or null: the rules-only score decides. */
+/**
+ * The class to learn a scanned message as, or null: the rules-only score decides. The
+ * SpamAssassin rules count with their scores of the set without Bayes (learnScore), so
+ * the same message is judged alike before and after Bayes starts scoring, and from the
+ * first day (no Bayes yet) the stock rule set's weight reaches the spam threshold.
+ */
 export function autolearnClass(r: SpamResult, t: AutolearnThresholds): SpamClass | null {
-  let rules = r.score;
-  for (const s of r.symbols) if (s.name.startsWith('BAYES_')) rules -= s.score;
+  let rules = 0;
+  for (const s of r.symbols) if (!s.name.startsWith('BAYES_')) rules += s.learnScore ?? s.score;
   if (rules >= t.spamAt) return 'spam';
   if (rules <= t.hamAt) return 'ham';
   return null;

@@ -79,7 +79,7 @@ export function spamStage(o: SpamStageOptions): SpamStage {
   let engineKey = '';
   let engineSa: SaRuleSet | null = null;
   const engineFor = (s: Settings): SpamEngine => {
-    const key = `${s['spam.bayes']}/${s['spam.bayesMinSpam']}/${s['spam.bayesMinHam']}`;
+    const key = `${s['spam.bayes']}/${s['spam.bayesMinSpam']}/${s['spam.bayesMinHam']}/${s['spam.saRulesWeight']}`;
     const sa = saRuleSetFor(s);
     if (!engine || key !== engineKey || sa !== engineSa) {
       const bayes = s['spam.bayes'] ? new Bayes(o.bayesStore, { minSpam: s['spam.bayesMinSpam'], minHam: s['spam.bayesMinHam'] }) : undefined;
@@ -93,7 +93,7 @@ export function spamStage(o: SpamStageOptions): SpamStage {
         if (now - ready.at > 10_000) ready = { at: now, set: (await bayes.ready()) ? 2 : 0 };
         return ready.set;
       };
-      if (sa) checks.push(saRulesCheck(sa, { scoreSet }));
+      if (sa) checks.push(saRulesCheck(sa, { scoreSet, weight: s['spam.saRulesWeight'] }));
       engine = new SpamEngine(bayes ? { checks, bayes } : { checks });
       engineKey = key;
       engineSa = sa;

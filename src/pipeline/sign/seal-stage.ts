@@ -12,6 +12,7 @@ import { finalMessage } from '../pipeline.ts';
 import { headerBlock } from '../headers.ts';
 import { verifyMessage, type Resolver } from '../verify/authenticate.ts';
 import { arcSeal, type ArcArrival } from './arc-seal.ts';
+import { endHeader } from '../header-end.ts';
 import type { SigningKeyStore } from './key-store.ts';
 
 export interface SealStageOptions {
@@ -58,6 +59,7 @@ export function arcSealStage(o: SealStageOptions): Stage {
           return;
         }
         const key = await o.keys.arcKey(domain, selector);
+        endHeader(ctx);
         const final = Buffer.concat(finalMessage(ctx));
         const res = await arcSeal(final, { key, arrival: a.arrival, authResults: a.authResults });
         if (!res.sealed) {

@@ -8,6 +8,7 @@ import { finalMessage } from '../pipeline.ts';
 import { headerBlock } from '../headers.ts';
 import { organizationalDomain } from '../verify/authenticate.ts';
 import { dkimSign } from './dkim-sign.ts';
+import { endHeader } from '../header-end.ts';
 import type { SigningKeyStore } from './key-store.ts';
 
 export interface SignStageOptions {
@@ -73,6 +74,7 @@ export function dkimSignStage(o: SignStageOptions): Stage {
           ctx.trace('dkim-sign', { skipped: 'the message has no From address (RFC 6376 5.4 needs one)' });
           return;
         }
+        endHeader(ctx);
         const final = Buffer.concat(finalMessage(ctx));
         const signed = await dkimSign(final, found.keys);
         ctx.prepend.unshift(signed.subarray(0, signed.length - final.length).toString('utf8'));

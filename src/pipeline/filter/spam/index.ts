@@ -3,7 +3,7 @@ export type { SpamSymbol, SpamInput, SpamCheck, SpamResult, SpamClass, SpamAuthR
 export { ScanContext } from './context.ts';
 export { SpamEngine, type SpamEngineOptions } from './engine.ts';
 export {
-  Bayes, messageDigest, chi2Q, DEFAULT_BAYES_BUCKETS, DEFAULT_BAYES_999, DEFAULT_BAYES_CURVE,
+  Bayes, messageDigest, chi2Q, DEFAULT_BAYES_BUCKETS, DEFAULT_BAYES_999, DEFAULT_BAYES_CURVE, bayesCurveScore,
   type BayesOptions, type BayesBucket, type BayesScoreCurve, type BayesClassification, type BayesStats, type LearnOutcome,
 } from './bayes.ts';
 export type { BayesStore, BayesChange, BayesTotals, TokenCounts } from './bayes-store.ts';

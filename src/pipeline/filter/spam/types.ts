@@ -10,6 +10,12 @@ export interface SpamSymbol {
   name: string;
   score: number;
   description: string;
+  /**
+   * What the symbol counts for autolearn when that differs from `score`: a SpamAssassin
+   * rule counts its score of the set without Bayes (as SpamAssassin's autolearn does), and
+   * nothing when its tflags say noautolearn.
+   */
+  learnScore?: number;
 }
 
 /** Authentication results, filled in by the verify stage (mailauth) when it has run. */

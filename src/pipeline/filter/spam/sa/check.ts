@@ -14,6 +14,14 @@ import { mayMatch, type RequiredLiterals } from './prefilter.ts';
 export interface SaCheckOptions {
   /** The score set for a message: 0 while Bayes does not score, 2 once it does (network tests never run here). */
   scoreSet: () => ScoreSet | Promise<ScoreSet>;
+  /** Factor on every rule's score (spam.saRulesWeight); autolearn still counts the rule's own score. Default 1. */
+  weight?: number;
+}
+
+/** The symbols with their scores multiplied by `weight` (learnScore keeps the rule's own no-Bayes score). */
+export function weighSaSymbols(symbols: SpamSymbol[], weight: number): SpamSymbol[] {
+  if (weight === 1) return symbols;
+  return symbols.map((s) => ({ ...s, score: Math.round(s.score * weight * 1000) / 1000, learnScore: s.learnScore ?? s.score }));
 }
 
 export interface SaScanResult {
@@ -45,7 +53,7 @@ export function runRule(r: SaRule, m: SaMessage, env: SaEvalEnv): number {
     return typeof v === 'number' ? v : v ? 1 : 0;
   }
   if (r.exists) {
-    return r.type === 'mimeheader' ? (m.parts.some((p) => p.headers.some((h) => h.name === r.header!.toLowerCase())) ? 1 : 0) : m.rawHeaders(r.header!).length ? 1 : 0;
+    return r.type === 'mimeheader' ? (m.parts.some((p) => p.headers.some((h) => h.name === r.header!.toLowerCase())) ? 1 : 0) : m.get(r.header!) !== undefined ? 1 : 0;
   }
   const re = r.re!;
   switch (r.type) {
@@ -140,7 +148,11 @@ export function scanWithSaRules(set: SaRuleSet, input: SpamInput, scoreSet: Scor
     const n = count(r.index);
     if (!n) continue;
     hits.set(r.name, n);
-    symbols.push({ name: r.name, score: r.scores[scoreSet], description: r.description || `SpamAssassin rule ${r.name}` });
+    const sym: SpamSymbol = { name: r.name, score: r.scores[scoreSet], description: r.description || `SpamAssassin rule ${r.name}` };
+    // Autolearn counts a rule's score of the set without Bayes, and never a noautolearn rule.
+    const learn = r.tflags.has('noautolearn') ? 0 : r.scores[(scoreSet & 1) as ScoreSet];
+    if (learn !== sym.score) sym.learnScore = learn;
+    symbols.push(sym);
   }
   // Sub-rules a meta asked for are in the hit counts too (not in the symbols).
   for (let i = 0; i < counts.length; i++) if (counts[i]! > 0 && !hits.has(set.rules[i]!.name)) hits.set(set.rules[i]!.name, counts[i]!);
@@ -152,7 +164,7 @@ export function saRulesCheck(set: SaRuleSet, o: SaCheckOptions): SpamCheck {
   return {
     name: 'spamassassin-rules',
     async run(input: SpamInput, _ctx: ScanContext) {
-      return scanWithSaRules(set, input, await o.scoreSet()).symbols;
+      return weighSaSymbols(scanWithSaRules(set, input, await o.scoreSet()).symbols, o.weight ?? 1);
     },
   };
 }

@@ -265,6 +265,9 @@ export class SaMessage {
       results = out;
       if (!results.length) return undefined;
     }
+    // Check.pm joins the values with "\n" unless they end in one: decoded values do, the
+    // addresses, names and hosts do not (so /\s/ on From:addr sees no newline).
+    if (addr || dispName || mods.has('host') || mods.has('domain')) return results.join('\n');
     return results.map((v) => (v.endsWith('\n') ? v : `${v}\n`)).join('');
   }
 

@@ -27,6 +27,17 @@ export function parseReceived(value: string): SaRelay | null {
   if (!from) return null;
   const fromPart = from[1]!;
   const by = from[2] ?? '';
+  // Exim writes the client's reverse DNS name first, then [ip] and helo= when the HELO
+  // differs: "from rdns ([ip] helo=name) by ... (Exim ...)" (SpamAssassin's Received.pm reads it so).
+  if (/Exim/.test(v)) {
+    const ex = /^(\S+) \(\[([\d.]+)\](.*?)\)$/.exec(fromPart) ?? /^(\S+) \[([\d.]+)\](?::\d+)?()$/.exec(fromPart);
+    if (ex && !ex[1]!.startsWith('[')) {
+      const helo = /helo=(\S+)/.exec(ex[3]!)?.[1] ?? ex[1]!;
+      const id = / id ([^\s;]+)/i.exec(v)?.[1] ?? '';
+      const auth = /\bwith\s+(?:e?smtpa|e?smtpsa|asmtp)\b/i.test(v) ? 'smtp' : '';
+      return { ip: ex[2]!, rdns: ex[1]!, helo, by: by.replace(/[;,]$/, ''), id, auth };
+    }
+  }
   const ipm = /\[(?:IPv6:)?([\d.]+)\]/i.exec(fromPart) ?? /\(([\d.]+)\)/.exec(fromPart) ?? IPV4.exec(fromPart);
   if (!ipm) return null;
   const ip = ipm[1]!;
@@ -35,8 +46,17 @@ export function parseReceived(value: string): SaRelay | null {
   if (heloEq) helo = heloEq[1]!;
   if (helo.startsWith('[') || helo === ip) helo = helo.replace(/^\[|\]$/g, '');
   let rdns = '';
-  const paren = /\(([^()\s]+)\s+\[[\d.]+\]\)/.exec(fromPart);
-  if (paren && !IPV4.test(paren[1]!) && paren[1]!.toLowerCase() !== 'unknown') rdns = paren[1]!;
+  // qmail: "from rdns (HELO name) (ip)" names the reverse DNS first.
+  const qmail = /^(\S+) \(HELO ([^\s()]*)\) \(([\d.]+)\)/i.exec(fromPart);
+  if (qmail && !IPV4.test(qmail[1]!)) {
+    rdns = qmail[1]!;
+    helo = qmail[2]!;
+  }
+  // Sendmail: "(rdns [ip])", maybe followed by "(may be forged)".
+  const paren = /\(([^()\s]+)\s+\[[\d.]+\](?:\)|\s*\(may be forged\)\))/.exec(fromPart);
+  if (rdns) {
+    /* qmail above */
+  } else if (paren && !IPV4.test(paren[1]!) && paren[1]!.toLowerCase() !== 'unknown') rdns = paren[1]!;
   else if (/^[a-z0-9-]+(?:\.[a-z0-9-]+)+$/i.test(helo) && !heloEq && !paren && /^\S+\s+\(\[/.test(fromPart) === false) rdns = '';
   const id = / id ([^\s;]+)/i.exec(v)?.[1] ?? '';
   const auth = /\bwith\s+(?:e?smtpa|e?smtpsa|asmtp)\b/i.test(v) ? 'smtp' : '';
