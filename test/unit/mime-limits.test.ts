@@ -5,12 +5,15 @@
 // machine, and far below those figures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import PostalMime, { MAX_MIME_PARTS } from '../../src/pipeline/mime/postal-mime.ts';
 import { mailauthHeaderParserLinear, originalParseHeaders, parseHeadersLinear } from '../../src/pipeline/verify/mailauth-header-parser.ts';
 import { parseFields } from '../../src/pipeline/encrypt/mime-parts.ts';
 import { emptyBoundaries, foldedSubject, PLAIN_HEAD } from '../helpers/pathological-mime.ts';
 
 const head = PLAIN_HEAD;
+const REPO = resolve(import.meta.dirname, '../..');
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value?: T; error?: Error }> {
   const t0 = performance.now();
@@ -110,8 +113,12 @@ test('nested multiparts and an embedded message still parse (the finished-childr
   assert.deepEqual(email.attachments.map((a) => a.mimeType), ['message/rfc822', 'application/pdf'], 'attachments');
 });
 
-test('mailauth\'s header parser is the linear one, with the same rows as mailauth\'s own', () => {
-  assert.ok(mailauthHeaderParserLinear, 'replaced before mailauth\'s DKIM parser loaded');
+test('mailauth\'s header parser is the linear one, with the same rows as mailauth\'s own', async () => {
+  assert.ok(mailauthHeaderParserLinear, 'replaced before mailauth\'s DKIM parser loaded (this file)');
+  // And in the gateway's own module graph and order (a fresh process).
+  const script = "await import('./src/gateway.ts'); const m = await import('./src/pipeline/verify/mailauth-header-parser.ts'); process.stdout.write(String(m.mailauthHeaderParserLinear));";
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8' });
+  assert.equal(out.trim(), 'true', 'replaced before mailauth\'s DKIM parser loaded (gateway)');
   for (const block of [
     'From: a@b.test\r\nSubject: one\r\n two\r\n\tthree\r\nX-Empty:\r\n\r\n',
     ' leading\r\nA: 1\r\nno colon here\r\n  folded\r\nB:2\n bare-lf fold\r\n\r\n\r\n',
