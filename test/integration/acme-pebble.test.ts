@@ -49,10 +49,14 @@ interface Seen {
   verify: string;
 }
 
-/** What openssl s_client sees: -starttls smtp on the MX, plain TLS on HTTPS. */
+/**
+ * What openssl s_client sees: -starttls smtp on the MX, plain TLS on HTTPS. One connection
+ * gives both the certificate and the verify result: with two, each may reach another worker
+ * process, and a worker that has not yet reloaded the store still serves the old certificate.
+ */
 async function sClient(port: number, servername: string, starttls: boolean): Promise<Seen> {
   const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', servername, '-CAfile', rootFile, '-verify_hostname', servername, ...(starttls ? ['-starttls', 'smtp'] : [])];
-  const { stdout } = await run('sh', ['-c', 'openssl "$@" </dev/null 2>/dev/null | openssl x509 -noout -subject -issuer -serial -nameopt RFC2253 2>/dev/null; openssl "$@" </dev/null 2>/dev/null | grep "Verify return code"', 'sh', ...args], { timeout: 30_000 });
+  const { stdout } = await run('sh', ['-c', 'out=$(openssl "$@" </dev/null 2>/dev/null); printf "%s\\n" "$out" | openssl x509 -noout -subject -issuer -serial -nameopt RFC2253 2>/dev/null; printf "%s\\n" "$out" | grep "Verify return code"', 'sh', ...args], { timeout: 30_000 });
   return {
     subject: /subject=(.*)/.exec(stdout)?.[1] ?? '',
     issuer: /issuer=(.*)/.exec(stdout)?.[1] ?? '',
