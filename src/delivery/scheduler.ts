@@ -24,7 +24,7 @@ import { mxAllowed } from './mta-sts.ts';
 import { parseRoute } from './route.ts';
 import { delayWarningDue, nextAttempt } from './retry-schedule.ts';
 import { sendBounce, sendDelayWarning, type DsnSigner } from './bounce.ts';
-import { claimDueRecipients, releaseLeases, renewLeases, type ClaimedRecipient } from '../db/repos/queue-lease.ts';
+import { claimDueRecipients, releaseLeases, releaseLeasesOf, renewLeases, type ClaimedRecipient } from '../db/repos/queue-lease.ts';
 
 /** The shortest lease, whatever delivery.leaseSec says: renewals must have time to land. */
 const MIN_LEASE_MS = 5000;
@@ -72,7 +72,10 @@ export class DeliveryScheduler {
   /** Recipients not yet final, per message accepted by this process: no query to know when it is done. */
   readonly #pendingCount = new Map<string, number>();
   readonly #waiting: DeliveryJob[] = [];
-  /** Recipients whose deferral could not even be written: not retried before this time. */
+  /**
+   * Recipients whose deferral could not even be written (a full disk): not retried before
+   * this time. Their lease could not be dropped either; it is dropped when the hold ends.
+   */
   readonly #heldUntil = new Map<string, number>();
   #running = 0;
   #stopping = false;
@@ -121,11 +124,16 @@ export class DeliveryScheduler {
     this.#renewTimer = setTimeout(() => {
       const until = this.leaseUntil();
       this.o.index
-        .op(async (db) => void (await renewLeases(db, this.o.owner, until)))
+        .op(async (db) => void (await renewLeases(db, this.o.owner, until, this.#messagesInHand())))
         .catch((err: unknown) => this.o.log.error({ err }, 'could not renew the delivery leases'))
         .finally(() => this.#scheduleRenewal());
     }, this.leaseMs() / 3);
     this.#renewTimer.unref();
+  }
+
+  /** The messages with a recipient being attempted or waiting for a slot here. */
+  #messagesInHand(): string[] {
+    return [...new Set([...this.#inFlight].map((k) => k.slice(0, k.lastIndexOf(':'))))];
   }
 
   /** Stops starting deliveries, waits (until the deadline) for those under way, lets go of the rest. */
@@ -202,14 +210,29 @@ export class DeliveryScheduler {
   async #loadDue(): Promise<number> {
     const now = Date.now();
     const batch = Math.max(1, this.o.policy.cached().settings['delivery.resumeBatch']);
-    for (const [key, until] of this.#heldUntil) if (until <= now) this.#heldUntil.delete(key);
+    // Holds that ended: their leases are dropped in the claim's transaction, so the claim
+    // takes them again (a lease still held would hide them from every node's claim).
+    const unheld: Array<{ messageId: string; idx: number }> = [];
+    for (const [key, until] of this.#heldUntil) {
+      if (until > now) continue;
+      this.#heldUntil.delete(key);
+      const sep = key.lastIndexOf(':');
+      unheld.push({ messageId: key.slice(0, sep), idx: Number(key.slice(sep + 1)) });
+    }
     // Claimed inside the index writer's transaction: on SQLite it waits for the write lock
     // on a timer instead of blocking the event loop, and the leases commit with the batch.
     let rows: ClaimedRecipient[] = [];
     const until = this.leaseUntil(now);
-    await this.o.index.op(async (trx) => {
-      rows = await claimDueRecipients(trx, this.o.owner, now, until, batch);
-    });
+    try {
+      await this.o.index.op(async (trx) => {
+        if (unheld.length) await releaseLeasesOf(trx, this.o.owner, unheld);
+        rows = await claimDueRecipients(trx, this.o.owner, now, until, batch);
+      });
+    } catch (err) {
+      // Still cannot write: hold them again until the next poll.
+      for (const r of unheld) this.#heldUntil.set(`${r.messageId}:${r.idx}`, now);
+      throw err;
+    }
     const jobs = new Map<string, DeliveryJob>();
     for (const r of rows) {
       const rcptKey = `${r.message_id}:${r.idx}`;

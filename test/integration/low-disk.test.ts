@@ -94,7 +94,11 @@ test('low and full disk: 452 4.3.1 in plain text; acknowledged mail delivered on
     },
     60_000,
     `all ${acked.length} acknowledged messages at the sink`,
-  );
+  ).catch(async (err: Error) => {
+    // What the queue and the gateway say, so a failure here can be understood from CI's log.
+    const rows = await gw.db.selectFrom('recipients').select(['message_id', 'status', 'next_attempt_at', 'lease_owner', 'lease_until', 'last_reply']).execute();
+    throw new Error(`${err.message}\nrecipients: ${JSON.stringify(rows)}\ngateway output:\n${gw.output().slice(-4000)}`);
+  });
   for (const t of acked) assert.equal(delivered.filter((x) => x === t).length, 1, `${t} delivered exactly once`);
   assert.ok(!delivered.includes('while-low') && !delivered.includes('while-full'), 'refused mail was not delivered');
   await assertNoStrandedRecipients(gw.db);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { withDb } from '../helpers/temp-db.ts';
 import type { Db } from '../../src/db/database.ts';
-import { claimDueRecipients, releaseLeases, renewLeases } from '../../src/db/repos/queue-lease.ts';
+import { claimDueRecipients, releaseLeases, releaseLeasesOf, renewLeases } from '../../src/db/repos/queue-lease.ts';
 import { indexRows } from '../../src/spool/acceptor.ts';
 import { DbSpool } from '../../src/spool/db-spool.ts';
 import { IndexWriter } from '../../src/trace/index-writer.ts';
@@ -69,14 +69,30 @@ test("a dead node's leases are taken over once they run out; renewing keeps them
   withDb(async (db) => {
     const now = Date.now();
     await queue(db, 2, { owner: 'dead/0', until: now + 5000 });
-    await queue(db, 1, { owner: 'alive/0', until: now + 5000 });
+    const alive = await queue(db, 1, { owner: 'alive/0', until: now + 5000 });
     assert.equal((await claim(db, 'other/0', now, 60_000)).length, 0, 'leased mail is not taken while its lease runs');
-    assert.equal(await renewLeases(db, 'alive/0', now + 60_000), 2, 'the living node renews its two recipients');
+    assert.equal(await renewLeases(db, 'alive/0', now + 60_000, alive), 2, 'the living node renews its two recipients');
     const later = now + 10_000;
     const taken = await claim(db, 'other/0', later, 60_000);
     assert.equal(taken.length, 4, "the dead node's four recipients are taken over, the renewed ones are not");
     assert.equal(await releaseLeases(db, 'other/0'), 4, 'a stopping node lets go of what it holds');
     assert.equal((await claim(db, 'third/0', later, 60_000)).length, 4, 'released mail is free at once');
+  }));
+
+test('renewal keeps only the mail in hand; a lease on anything else runs out, or is let go of, and the mail is claimed again', () =>
+  withDb(async (db) => {
+    const now = Date.now();
+    const [inHand, lost, held] = await queue(db, 3, { owner: 'node/0', until: now + 5000 });
+    assert.equal(await renewLeases(db, 'node/0', now + 60_000, [inHand!]), 2, 'only the message in hand is renewed');
+    const later = now + 10_000;
+    const retaken = await claim(db, 'node/0', later, 60_000);
+    assert.deepEqual([...new Set(retaken.map((r) => r.message_id))].sort(), [lost!, held!].sort(), 'the two not renewed are claimed again once their leases ran out');
+    // A recipient whose deferral could not be written keeps its lease: the scheduler drops
+    // it when its hold ends, and the claim takes it at once.
+    assert.equal(await releaseLeasesOf(db, 'node/0', [{ messageId: held!, idx: 1 }]), 1, 'exactly the named recipient is let go of');
+    assert.equal(await releaseLeasesOf(db, 'someone-else/0', [{ messageId: held!, idx: 0 }]), 0, "another node's lease is not touched");
+    const again = await claim(db, 'node/0', later, 60_000);
+    assert.deepEqual(again.map((r) => `${r.message_id}:${r.idx}`), [`${held}:1`], 'the released recipient is claimable while its lease would still run');
   }));
 
 test('the database spool: bytes commit with the index rows, any node reads them, removal deletes them', () =>

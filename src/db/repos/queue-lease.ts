@@ -73,10 +73,35 @@ export async function claimDueRecipients(trx: Db, owner: string, now: number, un
   return rows.map((r) => ({ ...r, received_at: Number(r.received_at), first_attempt_at: r.first_attempt_at === null ? null : Number(r.first_attempt_at) }));
 }
 
-/** Extends every lease `owner` holds on a pending recipient; returns how many. */
-export async function renewLeases(db: Db, owner: string, until: number): Promise<number> {
-  const r = await db.updateTable('recipients').set({ lease_until: until }).where('lease_owner', '=', owner).where('status', 'in', PENDING).executeTakeFirst();
-  return Number(r.numUpdatedRows);
+/**
+ * Extends the leases `owner` holds on the pending recipients of `messageIds` (the mail it
+ * has in hand); returns how many. A lease it holds on anything else is left to run out, so
+ * a recipient it lost track of goes back to the queue instead of being kept forever.
+ */
+export async function renewLeases(db: Db, owner: string, until: number, messageIds: readonly string[]): Promise<number> {
+  let n = 0;
+  for (let i = 0; i < messageIds.length; i += 500) {
+    const part = messageIds.slice(i, i + 500);
+    const r = await db.updateTable('recipients').set({ lease_until: until }).where('lease_owner', '=', owner).where('status', 'in', PENDING).where('message_id', 'in', part).executeTakeFirst();
+    n += Number(r.numUpdatedRows);
+  }
+  return n;
+}
+
+/** Lets go of `owner`'s leases on these recipients, so the next claim (any node's) takes them. */
+export async function releaseLeasesOf(db: Db, owner: string, recipients: ReadonlyArray<{ messageId: string; idx: number }>): Promise<number> {
+  let n = 0;
+  for (let i = 0; i < recipients.length; i += 200) {
+    const part = recipients.slice(i, i + 200);
+    const r = await db
+      .updateTable('recipients')
+      .set({ lease_owner: null, lease_until: null })
+      .where('lease_owner', '=', owner)
+      .where((eb) => eb.or(part.map((p) => eb.and([eb('message_id', '=', p.messageId), eb('idx', '=', p.idx)]))))
+      .executeTakeFirst();
+    n += Number(r.numUpdatedRows);
+  }
+  return n;
 }
 
 /**
